@@ -1,0 +1,2 @@
+//! Palisade headers filter.
+#![forbid(unsafe_code)]

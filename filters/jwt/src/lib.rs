@@ -1,0 +1,2 @@
+//! Palisade jwt filter.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Palisade ratelimit filter.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Palisade schema filter.
+#![forbid(unsafe_code)]

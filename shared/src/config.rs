@@ -1,0 +1,232 @@
+//! Config parsing that names the exact field and reason of every error.
+//!
+//! Filters parse their JSON config with [`parse`] (serde, `deny_unknown_fields`), then compile it
+//! into an immutable structure, reporting compile errors with [`ConfigError::at`]. Either error makes
+//! `on_configure` return `false` and log [`ConfigError`]'s one line.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration error: where (`rules[2].match.regex`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the failing field, `.` for the whole document.
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// An error at `path`.
+    pub fn at(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        let path = path.into();
+        Self {
+            path: if path.is_empty() { ".".into() } else { path },
+            reason: reason.into(),
+        }
+    }
+
+    /// Puts `parent` in front of the path, for errors raised by a nested part.
+    #[must_use]
+    pub fn within(self, parent: &str) -> Self {
+        let path = if self.path == "." {
+            parent.to_string()
+        } else if self.path.starts_with('[') {
+            format!("{parent}{}", self.path)
+        } else {
+            format!("{parent}.{}", self.path)
+        };
+        Self { path, ..self }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration at `{}`: {}",
+            self.path, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses a JSON config. An empty configuration is read as `{}`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ConfigError::at(path, strip_position(&inner.to_string()))
+    })?;
+    de.end()
+        .map_err(|e| ConfigError::at(".", strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line 1 column 42"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message.get(i..).is_some_and(|t| t.contains(" column ")) => {
+            message.get(..i).unwrap_or(message).to_string()
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// A duration in config: `"250ms"`, `"1.5s"`, `"10m"`, `"2h"`, `"1d"`, or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ConfigDuration(pub Duration);
+
+impl ConfigDuration {
+    /// The duration.
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(f64),
+            Text(String),
+        }
+        let parsed = match Raw::deserialize(d)? {
+            Raw::Seconds(s) => seconds_to_duration(s),
+            Raw::Text(t) => parse_duration(&t),
+        };
+        parsed.map(ConfigDuration).map_err(serde::de::Error::custom)
+    }
+}
+
+fn seconds_to_duration(seconds: f64) -> Result<Duration, String> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!(
+            "duration must be a non-negative number, got {seconds}"
+        ));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+/// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"2h"`, `"1d"` (also `"us"`, `"ns"`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("duration `{text}` needs a unit (ns, us, ms, s, m, h, d)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("duration `{text}` does not start with a number"))?;
+    let scale = match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
+    };
+    seconds_to_duration(value * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        #[allow(dead_code)]
+        limit: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        #[allow(dead_code)]
+        #[serde(default)]
+        rules: Vec<Inner>,
+        #[serde(default)]
+        timeout: ConfigDuration,
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn unknown_field_names_its_path() {
+        let err = parse::<Outer>(br#"{"rules":[{"limit":1},{"limit":2,"limt":3}]}"#).unwrap_err();
+        assert_eq!(err.path, "rules[1].limt");
+        assert!(
+            err.reason.contains("unknown field `limt`"),
+            "{}",
+            err.reason
+        );
+        assert!(!err.reason.contains("line"), "{}", err.reason);
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn wrong_type_names_its_path() {
+        let err = parse::<Outer>(br#"{"rules":[{"limit":"ten"}]}"#).unwrap_err();
+        assert_eq!(err.path, "rules[0].limit");
+        assert!(err.reason.contains("invalid type"), "{}", err.reason);
+        assert_eq!(
+            err.to_string(),
+            format!("invalid configuration at `rules[0].limit`: {}", err.reason)
+        );
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn empty_config_is_an_empty_object() {
+        let cfg = parse::<Outer>(b"  ").unwrap();
+        assert!(cfg.rules.is_empty());
+        assert_eq!(cfg.timeout.get(), Duration::ZERO);
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn trailing_garbage_is_refused() {
+        let err = parse::<Outer>(b"{} x").unwrap_err();
+        assert_eq!(err.path, ".");
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-5s").is_err());
+        let cfg = parse::<Outer>(br#"{"timeout": 2}"#).unwrap();
+        assert_eq!(cfg.timeout.get(), Duration::from_secs(2));
+        let err = parse::<Outer>(br#"{"timeout": "2 weeks"}"#).unwrap_err();
+        assert_eq!(err.path, "timeout");
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn nested_errors_get_their_parent_path() {
+        let e = ConfigError::at("match.regex", "bad").within("rules[3]");
+        assert_eq!(e.path, "rules[3].match.regex");
+        let e = ConfigError::at("[0]", "bad").within("rules");
+        assert_eq!(e.path, "rules[0]");
+        let e = ConfigError::at("", "bad").within("rules");
+        assert_eq!(e.path, "rules");
+    }
+}

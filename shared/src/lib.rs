@@ -1,0 +1,28 @@
+//! Palisade core: what every filter shares.
+//!
+//! Nothing here calls the Proxy-Wasm host except [`proxy_host`] (feature `host`), the one
+//! real implementation of [`host::Host`]. Filters keep their decisions in plain functions over
+//! plain data and test them natively with [`testing::MockHost`] (feature `testing`).
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod decision;
+pub mod headers;
+pub mod host;
+pub mod metrics;
+pub mod problem;
+pub mod route;
+
+#[cfg(feature = "host")]
+pub mod proxy_host;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use clock::Clock;
+pub use config::ConfigError;
+pub use decision::{Decision, Denial};
+pub use host::Host;
+pub use problem::Problem;
+pub use route::{RequestInfo, RouteMatch, RouteMatcher};

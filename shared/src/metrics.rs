@@ -1,0 +1,82 @@
+//! Counters and histograms Envoy shows in `/stats` (and `/stats/prometheus`).
+
+use crate::host::{Host, MetricKind};
+
+/// A counter; a no-op when the host refused to define it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counter(Option<u32>);
+
+impl Counter {
+    /// Defines `name` (use `palisade_<filter>_<what>`).
+    pub fn define(host: &dyn Host, name: &str) -> Self {
+        Self(host.define_metric(MetricKind::Counter, name))
+    }
+
+    /// Adds one.
+    pub fn inc(self, host: &dyn Host) {
+        self.add(host, 1);
+    }
+
+    /// Adds `n`.
+    pub fn add(self, host: &dyn Host, n: u64) {
+        if let Some(id) = self.0 {
+            host.increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// A histogram; a no-op when the host refused to define it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Histogram(Option<u32>);
+
+impl Histogram {
+    /// Defines `name`.
+    pub fn define(host: &dyn Host, name: &str) -> Self {
+        Self(host.define_metric(MetricKind::Histogram, name))
+    }
+
+    /// Records a value.
+    pub fn record(self, host: &dyn Host, value: u64) {
+        if let Some(id) = self.0 {
+            host.record_metric(id, value);
+        }
+    }
+}
+
+/// A gauge; a no-op when the host refused to define it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauge(Option<u32>);
+
+impl Gauge {
+    /// Defines `name`.
+    pub fn define(host: &dyn Host, name: &str) -> Self {
+        Self(host.define_metric(MetricKind::Gauge, name))
+    }
+
+    /// Sets the value.
+    pub fn set(self, host: &dyn Host, value: u64) {
+        if let Some(id) = self.0 {
+            host.record_metric(id, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MockHost;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn counters_and_histograms_reach_the_host() {
+        let host = MockHost::new();
+        let c = Counter::define(&host, "palisade_test_hits");
+        c.inc(&host);
+        c.add(&host, 2);
+        let h = Histogram::define(&host, "palisade_test_size");
+        h.record(&host, 7);
+        assert_eq!(host.metric("palisade_test_hits"), Some(3));
+        assert_eq!(host.metric("palisade_test_size"), Some(7));
+    }
+}
