@@ -1,2 +1,27 @@
-//! Palisade headers filter.
+//! Palisade headers filter: security response headers (OWASP, API and browser presets), removal
+//! of headers that reveal the software behind the proxy, and request sanitising (headers a client
+//! must not set, size limits, control characters, method allow-list), with per-route policies.
+//!
+//! Layout: [`config`] parses and compiles the JSON into a [`policy::Compiled`]; [`request`] and
+//! [`response`] are pure decisions over header lists; [`exchange`] is the per-request flow over
+//! the host trait; [`filter`] is the Proxy-Wasm adapter.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod exchange;
+pub mod filter;
+pub mod names;
+pub mod policy;
+pub mod presets;
+pub mod request;
+pub mod response;
+pub mod stats;
+
+#[cfg(all(target_arch = "wasm32", feature = "module"))]
+proxy_wasm::main! {{
+    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(filter::HeadersRoot::default())
+    });
+}}

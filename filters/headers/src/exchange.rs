@@ -1,0 +1,115 @@
+//! One request and its response, over the [`Host`] trait: the whole per-request flow, so it
+//! runs the same under `MockHost` as in Envoy.
+
+use crate::policy::{Compiled, Policy};
+use crate::request::{arrived_over_https, check_request};
+use crate::response::plan_response;
+use crate::stats::Stats;
+use palisade_core::decision::Decision;
+use palisade_core::host::{HeaderMap, Host};
+use palisade_core::route::RequestInfo;
+use std::rc::Rc;
+
+/// Where Envoy says which TLS version the downstream connection uses (absent for plain TCP).
+const TLS_VERSION: [&str; 2] = ["connection", "tls_version"];
+
+/// What the request phase decided for the response.
+#[derive(Debug, Clone)]
+struct ResponsePlan {
+    policy: Rc<Policy>,
+    https: bool,
+}
+
+/// The filter's state for one request/response exchange.
+#[derive(Debug)]
+pub struct Exchange {
+    context_id: u32,
+    config: Rc<Compiled>,
+    stats: Stats,
+    plan: Option<ResponsePlan>,
+}
+
+impl Exchange {
+    /// A new exchange under a compiled configuration.
+    pub fn new(context_id: u32, config: Rc<Compiled>, stats: Stats) -> Self {
+        Self {
+            context_id,
+            config,
+            stats,
+            plan: None,
+        }
+    }
+
+    /// Checks the request, strips what a client must not set, and picks the response policy.
+    pub fn on_request_headers(&mut self, host: &dyn Host) -> Decision {
+        let headers = host.headers(HeaderMap::Request);
+        self.stats.requests_checked.inc(host);
+        let policy = Rc::clone(self.config.policy_for(&RequestInfo::from_headers(&headers)));
+        let tls = host.property(&TLS_VERSION);
+        let https = arrived_over_https(&policy.request, tls.as_deref(), &headers);
+        let verdict = check_request(&policy.request, &headers);
+        self.plan = Some(ResponsePlan { policy, https });
+        match verdict {
+            Err(rejection) => {
+                let denial = rejection.to_denial();
+                log::debug!(
+                    "#{} refused with {}: {}",
+                    self.context_id,
+                    denial.status,
+                    rejection.reason()
+                );
+                self.stats.count_rejection(host, &rejection);
+                Decision::Deny(denial)
+            }
+            Ok(strip) => {
+                for name in &strip {
+                    host.set_header(HeaderMap::Request, name, None);
+                }
+                if !strip.is_empty() {
+                    log::debug!("#{} stripped {:?}", self.context_id, strip);
+                    self.stats
+                        .request_headers_stripped
+                        .add(host, u64::try_from(strip.len()).unwrap_or(u64::MAX));
+                }
+                Decision::Continue
+            }
+        }
+    }
+
+    /// Removes leaking headers and adds the security headers.
+    pub fn on_response_headers(&mut self, host: &dyn Host) -> Decision {
+        // No request phase (another filter answered first): default policy, TLS as the only signal.
+        let plan = self.plan.clone().unwrap_or_else(|| ResponsePlan {
+            policy: Rc::clone(&self.config.default),
+            https: host.property(&TLS_VERSION).is_some_and(|v| !v.is_empty()),
+        });
+        let headers = host.headers(HeaderMap::Response);
+        let edits = plan_response(&plan.policy.response, plan.https, &headers);
+        for name in &edits.remove {
+            host.set_header(HeaderMap::Response, name, None);
+        }
+        for rule in &edits.set {
+            host.set_header(HeaderMap::Response, &rule.name, Some(&rule.value));
+        }
+        log::debug!(
+            "#{} response: removed {:?}, set {} header(s), https={}",
+            self.context_id,
+            edits.remove,
+            edits.set.len(),
+            plan.https
+        );
+        self.stats.responses_hardened.inc(host);
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        self.stats
+            .response_headers_removed
+            .add(host, count(edits.remove.len()));
+        self.stats
+            .response_headers_added
+            .add(host, count(edits.set.len()));
+        Decision::Continue
+    }
+}
+
+#[cfg(test)]
+#[path = "exchange_tests.rs"]
+mod tests;

@@ -1,0 +1,100 @@
+//! The Proxy-Wasm adapter: the only code that implements the SDK's contexts. It maps the
+//! exchange's decisions to actions and nothing else.
+
+use crate::config;
+use crate::exchange::Exchange;
+use crate::policy::Compiled;
+use crate::stats::Stats;
+use palisade_core::decision::Decision;
+use palisade_core::host::{load_config, send_denial};
+use palisade_core::proxy_host::ProxyWasmHost;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use std::rc::Rc;
+
+/// The filter's name in log lines.
+pub const FILTER_NAME: &str = "palisade-headers";
+
+/// Holds the compiled configuration shared by every request of this worker.
+#[derive(Default)]
+pub struct HeadersRoot {
+    config: Option<Rc<Compiled>>,
+    stats: Stats,
+}
+
+impl Context for HeadersRoot {}
+
+impl RootContext for HeadersRoot {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let host = ProxyWasmHost;
+        match load_config(&host, FILTER_NAME, config::compile) {
+            Some(compiled) => {
+                self.stats = Stats::define(&host);
+                self.config = Some(Rc::new(compiled));
+                log::info!("{FILTER_NAME}: configured");
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let exchange = match &self.config {
+            Some(config) => Some(Exchange::new(context_id, Rc::clone(config), self.stats)),
+            None => {
+                // Envoy refuses a filter whose on_configure failed, so this is not expected.
+                log::error!("#{context_id} {FILTER_NAME}: no configuration; passing through");
+                None
+            }
+        };
+        Some(Box::new(HeadersHttp {
+            context_id,
+            exchange,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One request through the filter.
+struct HeadersHttp {
+    context_id: u32,
+    exchange: Option<Exchange>,
+}
+
+impl Context for HeadersHttp {}
+
+impl HeadersHttp {
+    fn act(&self, decision: Decision) -> Action {
+        match decision {
+            Decision::Continue => Action::Continue,
+            Decision::Deny(denial) => {
+                send_denial(&ProxyWasmHost, &denial);
+                Action::Pause
+            }
+            Decision::Pause => Action::Pause,
+        }
+    }
+}
+
+impl HttpContext for HeadersHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        log::trace!("#{} on_http_request_headers", self.context_id);
+        let decision = match &mut self.exchange {
+            Some(exchange) => exchange.on_request_headers(&ProxyWasmHost),
+            None => Decision::Continue,
+        };
+        self.act(decision)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        log::trace!("#{} on_http_response_headers", self.context_id);
+        let decision = match &mut self.exchange {
+            Some(exchange) => exchange.on_response_headers(&ProxyWasmHost),
+            None => Decision::Continue,
+        };
+        self.act(decision)
+    }
+}
