@@ -1,2 +1,20 @@
-//! Palisade ratelimit filter.
+//! Palisade ratelimit filter: exact local limits shared by all Envoy workers (GCRA in a fixed-size
+//! shared-data slot table), and global limits through an Envoy rate-limit service (RLS v3).
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod fields;
+pub mod filter;
+pub mod gcra;
+pub mod key;
+pub mod limiter;
+pub mod rls;
+pub mod slot_table;
+pub mod stats;
+
+#[cfg(all(target_arch = "wasm32", feature = "module"))]
+proxy_wasm::main! {{
+    palisade_core::proxy_host::install_panic_hook("palisade-ratelimit");
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+    proxy_wasm::set_root_context(|context_id| Box::new(filter::RateLimitRoot::new(context_id)));
+}}

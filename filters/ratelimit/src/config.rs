@@ -1,0 +1,479 @@
+//! The filter's JSON config, and its compilation into the immutable [`Compiled`] every request uses.
+//!
+//! ```json
+//! {
+//!   "slots": 65536,
+//!   "response_headers": {"ietf": true, "legacy": false, "on_allowed": true},
+//!   "service": {"cluster": "rls", "domain": "palisade", "timeout": "20ms", "failure_mode_deny": false},
+//!   "rules": [
+//!     {"name": "per-user", "match": {"prefix": "/api/"}, "key": ["claim:sub"],
+//!      "limits": [{"requests": 10, "per": "1s", "burst": 20}, {"requests": 1000, "per": "1d"}]},
+//!     {"name": "per-ip", "key": ["client_ip"], "limits": [{"requests": 100, "per": "1m"}], "shadow": true}
+//!   ]
+//! }
+//! ```
+
+use crate::gcra::Quota;
+use crate::key::{KeyPart, KeySource};
+use crate::stats::metric_part;
+use palisade_core::config::{parse, ConfigDuration};
+use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
+use palisade_core::ConfigError;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Most limits one rule may carry (the slot table's records have room for this many).
+pub const MAX_LIMITS_PER_RULE: usize = 4;
+/// Smallest and largest slot table.
+const SLOTS_RANGE: std::ops::RangeInclusive<u32> = 4..=16_777_216;
+
+fn default_slots() -> u32 {
+    65_536
+}
+fn default_claim_prefix() -> String {
+    "x-jwt-claim-".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_millis(20))
+}
+
+/// The config as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Rules, first match (whose key parts are all present) wins; no match: the request passes.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// Keys the local slot table holds at most (memory is fixed by this).
+    #[serde(default = "default_slots")]
+    pub slots: u32,
+    /// Shadow mode for every rule: count and log what would be limited, admit everything.
+    #[serde(default)]
+    pub shadow: bool,
+    /// 0: the client is Envoy's downstream address. N ≥ 1: the N-th `x-forwarded-for` entry
+    /// from the right (fewer entries: Envoy's downstream address).
+    #[serde(default)]
+    pub xff_num_trusted_hops: u32,
+    /// Where `claim:<name>` key parts read the claim (the jwt filter's claim headers).
+    #[serde(default = "default_claim_prefix")]
+    pub claim_header_prefix: String,
+    /// Which rate-limit fields answers carry.
+    #[serde(default)]
+    pub response_headers: ResponseHeadersConfig,
+    /// A rate-limit service (RLS v3): global mode. Local limits then only apply when it fails.
+    #[serde(default)]
+    pub service: Option<ServiceConfig>,
+}
+
+/// Which rate-limit fields answers carry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseHeadersConfig {
+    /// IETF `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11).
+    #[serde(default = "default_true")]
+    pub ietf: bool,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+    #[serde(default)]
+    pub legacy: bool,
+    /// Also on admitted requests' responses (always on 429).
+    #[serde(default)]
+    pub on_allowed: bool,
+}
+
+impl Default for ResponseHeadersConfig {
+    fn default() -> Self {
+        Self {
+            ietf: true,
+            legacy: false,
+            on_allowed: false,
+        }
+    }
+}
+
+/// The rate-limit service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The Envoy cluster (HTTP/2) of the RLS.
+    pub cluster: String,
+    /// The RLS domain.
+    pub domain: String,
+    /// How long to wait for it.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// When it fails and the rule has no local limits: refuse (true) or admit (false).
+    #[serde(default)]
+    pub failure_mode_deny: bool,
+}
+
+/// A key part as written: `"client_ip"`, `"path"`, `"method"`, `"rule"`, `"header:<name>"`,
+/// `"claim:<name>"`, or `{"part": "...", "descriptor_key": "..."}` to name its RLS entry.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum KeyPartConfig {
+    /// The short form.
+    Short(String),
+    /// With the RLS descriptor entry key.
+    Full {
+        /// The part, as in the short form.
+        part: String,
+        /// The RLS descriptor entry key.
+        descriptor_key: String,
+    },
+}
+
+/// A rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Unique name: policy name in the answers, metric name part, RLS `generic_key` value.
+    pub name: String,
+    /// Which requests (all when absent).
+    #[serde(default, rename = "match")]
+    pub route: RouteMatch,
+    /// What a budget belongs to; empty: one budget for the whole rule.
+    #[serde(default)]
+    pub key: Vec<KeyPartConfig>,
+    /// Local limits (in global mode: the fallback when the service fails).
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
+    /// Shadow mode for this rule.
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+/// A limit as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Policy name (default: the rule's name, or `<rule>-<index>` for a rule's second and later).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Requests per window.
+    pub requests: u32,
+    /// The window.
+    pub per: ConfigDuration,
+    /// Bucket size: requests admitted at once after idling (default: `requests`).
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its name.
+    pub name: String,
+    /// Its position in the config (part of every key's hash).
+    pub index: usize,
+    /// The key parts.
+    pub key: Vec<KeyPart>,
+    /// The local quotas.
+    pub quotas: Vec<Quota>,
+    /// Shadow mode.
+    pub shadow: bool,
+}
+
+/// The compiled config, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The rules.
+    pub rules: Vec<Routed<Rule>>,
+    /// Slot table size in keys.
+    pub slots: u32,
+    /// Trusted `x-forwarded-for` hops.
+    pub xff_num_trusted_hops: u32,
+    /// Header prefix of JWT claims.
+    pub claim_header_prefix: String,
+    /// IETF fields.
+    pub ietf_headers: bool,
+    /// Legacy fields.
+    pub legacy_headers: bool,
+    /// Fields on admitted responses too.
+    pub headers_on_allowed: bool,
+    /// Global mode.
+    pub service: Option<ServiceConfig>,
+}
+
+/// Parses and compiles the plugin configuration.
+pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
+    let config: Config = parse(bytes)?;
+    if !SLOTS_RANGE.contains(&config.slots) {
+        return Err(ConfigError::at(
+            "slots",
+            format!(
+                "must be between {} and {}",
+                SLOTS_RANGE.start(),
+                SLOTS_RANGE.end()
+            ),
+        ));
+    }
+    if let Some(service) = &config.service {
+        compile_service(service).map_err(|e| e.within("service"))?;
+    }
+    let mut rules: Vec<Routed<Rule>> = Vec::with_capacity(config.rules.len());
+    for (index, rule) in config.rules.iter().enumerate() {
+        let at = format!("rules[{index}]");
+        // Names must differ as metric names too (`a-b` and `a_b` would share counters).
+        let metric = metric_part(&rule.name);
+        if rules.iter().any(|r| metric_part(&r.value.name) == metric) {
+            return Err(ConfigError::at(
+                format!("{at}.name"),
+                format!("rule `{}` is defined twice", rule.name),
+            ));
+        }
+        let matcher =
+            RouteMatcher::compile(&rule.route).map_err(|e| e.within(&format!("{at}.match")))?;
+        let value = compile_rule(rule, index, &config).map_err(|e| e.within(&at))?;
+        rules.push(Routed { matcher, value });
+    }
+    Ok(Compiled {
+        rules,
+        slots: config.slots,
+        xff_num_trusted_hops: config.xff_num_trusted_hops,
+        claim_header_prefix: config.claim_header_prefix.to_ascii_lowercase(),
+        ietf_headers: config.response_headers.ietf,
+        legacy_headers: config.response_headers.legacy,
+        headers_on_allowed: config.response_headers.on_allowed,
+        service: config.service,
+    })
+}
+
+fn compile_service(service: &ServiceConfig) -> Result<(), ConfigError> {
+    if service.cluster.is_empty() {
+        return Err(ConfigError::at("cluster", "empty cluster name"));
+    }
+    if service.domain.is_empty() {
+        return Err(ConfigError::at("domain", "empty domain"));
+    }
+    if service.timeout.get().is_zero() {
+        return Err(ConfigError::at("timeout", "must be more than zero"));
+    }
+    Ok(())
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn compile_rule(rule: &RuleConfig, index: usize, config: &Config) -> Result<Rule, ConfigError> {
+    if !is_name(&rule.name) {
+        return Err(ConfigError::at(
+            "name",
+            "a rule name is letters, digits, `-` and `_`",
+        ));
+    }
+    let mut key = Vec::with_capacity(rule.key.len());
+    for (i, part) in rule.key.iter().enumerate() {
+        key.push(
+            compile_key_part(part, &rule.name, &config.claim_header_prefix)
+                .map_err(|e| e.within(&format!("key[{i}]")))?,
+        );
+    }
+    if rule.limits.is_empty() && config.service.is_none() {
+        return Err(ConfigError::at(
+            "limits",
+            "a rule needs at least one limit (or a `service`)",
+        ));
+    }
+    if rule.limits.len() > MAX_LIMITS_PER_RULE {
+        return Err(ConfigError::at(
+            "limits",
+            format!("at most {MAX_LIMITS_PER_RULE} limits per rule"),
+        ));
+    }
+    let mut quotas: Vec<Quota> = Vec::with_capacity(rule.limits.len());
+    for (i, limit) in rule.limits.iter().enumerate() {
+        let quota =
+            compile_limit(limit, &rule.name, i).map_err(|e| e.within(&format!("limits[{i}]")))?;
+        if quotas.iter().any(|q| q.name == quota.name) {
+            return Err(ConfigError::at(
+                format!("limits[{i}].name"),
+                format!("policy name `{}` is used twice in this rule", quota.name),
+            ));
+        }
+        quotas.push(quota);
+    }
+    Ok(Rule {
+        name: rule.name.clone(),
+        index,
+        key,
+        quotas,
+        shadow: rule.shadow || config.shadow,
+    })
+}
+
+fn compile_limit(limit: &LimitConfig, rule: &str, i: usize) -> Result<Quota, ConfigError> {
+    if limit.requests == 0 {
+        return Err(ConfigError::at(
+            "requests",
+            "must be at least 1 (to block a route, use another filter)",
+        ));
+    }
+    if limit.per.get().is_zero() {
+        return Err(ConfigError::at("per", "must be more than zero"));
+    }
+    let burst = limit.burst.unwrap_or(limit.requests);
+    if burst == 0 {
+        return Err(ConfigError::at("burst", "must be at least 1"));
+    }
+    let name = match &limit.name {
+        Some(n) if is_name(n) => n.clone(),
+        Some(_) => {
+            return Err(ConfigError::at(
+                "name",
+                "a policy name is letters, digits, `-` and `_`",
+            ))
+        }
+        None if i == 0 => rule.to_string(),
+        None => format!("{rule}-{i}"),
+    };
+    Ok(Quota::new(name, limit.requests, limit.per.get(), burst))
+}
+
+fn compile_key_part(
+    part: &KeyPartConfig,
+    rule: &str,
+    claim_prefix: &str,
+) -> Result<KeyPart, ConfigError> {
+    let (text, descriptor_key) = match part {
+        KeyPartConfig::Short(t) => (t.as_str(), None),
+        KeyPartConfig::Full {
+            part,
+            descriptor_key,
+        } => (part.as_str(), Some(descriptor_key.clone())),
+    };
+    let (source, default_key) = match text.split_once(':') {
+        None => match text {
+            "client_ip" => (KeySource::ClientIp, "remote_address".to_string()),
+            "path" => (KeySource::Path, "path".to_string()),
+            "method" => (KeySource::Method, "method".to_string()),
+            "rule" => (KeySource::Rule(rule.to_string()), "generic_key".to_string()),
+            other => {
+                return Err(ConfigError::at(
+                    "",
+                    format!("unknown key part `{other}` (client_ip, path, method, rule, header:<name>, claim:<name>)"),
+                ))
+            }
+        },
+        Some(("header", name)) if palisade_core::headers::is_valid_name(name) => (
+            KeySource::Header(name.to_ascii_lowercase()),
+            name.to_ascii_lowercase(),
+        ),
+        Some(("claim", name)) if palisade_core::headers::is_valid_name(name) => (
+            KeySource::Header(format!("{claim_prefix}{name}").to_ascii_lowercase()),
+            name.to_string(),
+        ),
+        Some(_) => {
+            return Err(ConfigError::at(
+                "",
+                format!("`{text}` is not `header:<name>` or `claim:<name>` with a valid name"),
+            ))
+        }
+    };
+    let descriptor_key = descriptor_key.unwrap_or(default_key);
+    if descriptor_key.is_empty() {
+        return Err(ConfigError::at("descriptor_key", "empty descriptor key"));
+    }
+    Ok(KeyPart {
+        source,
+        descriptor_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> ConfigError {
+        compile(json.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn a_full_config_compiles() {
+        let c = compile(
+            br#"{"slots": 1024, "response_headers": {"legacy": true},
+                "rules": [{"name": "per-user", "match": {"prefix": "/api/"},
+                           "key": ["claim:sub", {"part": "header:X-Tenant", "descriptor_key": "tenant"}, "method"],
+                           "limits": [{"requests": 10, "per": "1s", "burst": 20}, {"requests": 1000, "per": "1d"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.slots, 1024);
+        assert!(c.ietf_headers && c.legacy_headers && !c.headers_on_allowed);
+        let rule = &c.rules[0].value;
+        assert_eq!(rule.quotas[0].name, "per-user");
+        assert_eq!(rule.quotas[0].burst(), 20);
+        assert_eq!(rule.quotas[1].name, "per-user-1");
+        assert_eq!(rule.quotas[1].burst(), 1000);
+        assert_eq!(
+            rule.key[0].source,
+            KeySource::Header("x-jwt-claim-sub".into())
+        );
+        assert_eq!(rule.key[0].descriptor_key, "sub");
+        assert_eq!(rule.key[1].source, KeySource::Header("x-tenant".into()));
+        assert_eq!(rule.key[1].descriptor_key, "tenant");
+        assert_eq!(rule.key[2].descriptor_key, "method");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(err(r#"{"slots": 2}"#).path, "slots");
+        assert_eq!(err(r#"{"rules": [{"name": "a"}]}"#).path, "rules[0].limits");
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "key": ["ip"], "limits": [{"requests": 1, "per": "1s"}]}]}"#).path,
+            "rules[0].key[0]"
+        );
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "limits": [{"requests": 0, "per": "1s"}]}]}"#).path,
+            "rules[0].limits[0].requests"
+        );
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "limits": [{"requests": 1, "per": "1s", "burst": 0}]}]}"#).path,
+            "rules[0].limits[0].burst"
+        );
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a b", "limits": [{"requests": 1, "per": "1s"}]}]}"#).path,
+            "rules[0].name"
+        );
+        assert_eq!(
+            err(
+                r#"{"rules": [{"name": "a-b", "limits": [{"requests": 1, "per": "1s"}]},
+                             {"name": "a_b", "limits": [{"requests": 1, "per": "1s"}]}]}"#
+            )
+            .path,
+            "rules[1].name"
+        );
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "match": {"prefix": "x"}, "limits": [{"requests": 1, "per": "1s"}]}]}"#).path,
+            "rules[0].match.prefix"
+        );
+        let five = r#"{"requests": 1, "per": "1s"}"#;
+        let many = format!(
+            r#"{{"rules": [{{"name": "a", "limits": [{five},{five},{five},{five},{five}]}}]}}"#
+        );
+        assert_eq!(err(&many).path, "rules[0].limits");
+        assert_eq!(
+            err(r#"{"service": {"cluster": "rls", "domain": ""}}"#).path,
+            "service.domain"
+        );
+        assert_eq!(err(r#"{"rules": [], "slot": 3}"#).path, "slot");
+    }
+
+    #[test]
+    fn global_rules_may_have_no_local_limits() {
+        let c = compile(
+            br#"{"service": {"cluster": "rls", "domain": "d"}, "rules": [{"name": "a", "key": ["rule"]}]}"#,
+        )
+        .unwrap();
+        let service = c.service.unwrap();
+        assert_eq!(service.timeout.get(), Duration::from_millis(20));
+        assert!(!service.failure_mode_deny);
+        assert_eq!(c.rules[0].value.key[0].descriptor_key, "generic_key");
+        assert_eq!(c.rules[0].value.key[0].source, KeySource::Rule("a".into()));
+    }
+}
