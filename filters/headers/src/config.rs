@@ -28,6 +28,7 @@ use crate::presets::{
     Preset, CSP, CSP_REPORT_ONLY, DEFAULT_DOCUMENT_TYPES, DEFAULT_METHODS, DEFAULT_STRIP,
     DOCUMENT_ONLY, FORWARDED, HSTS, OWASP_REMOVE,
 };
+use crate::request::{FORWARDED_PROTO, PROTECTED};
 use palisade_core::config::{parse, ConfigError};
 use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
@@ -461,11 +462,20 @@ fn compile_media_types(types: &[String], field: &str) -> Result<Vec<String>, Con
 
 fn compile_request(layers: &[Layer<'_>]) -> Result<RequestPolicy, ConfigError> {
     let mut strip = NamePatterns::compile(DEFAULT_STRIP, "request.strip")?;
-    if let Some((extra, layer)) = resolve(layers, |l| l.request.strip.as_deref()) {
-        strip.extend(&NamePatterns::compile(
-            extra,
-            &layer.field("request.strip"),
-        )?);
+    let extra_strip = resolve(layers, |l| l.request.strip.as_deref());
+    if let Some((extra, layer)) = extra_strip {
+        let field = layer.field("request.strip");
+        if let Some((i, name)) = extra
+            .iter()
+            .enumerate()
+            .find(|(_, n)| PROTECTED.contains(&n.to_ascii_lowercase().as_str()))
+        {
+            return Err(ConfigError::at(
+                format!("{field}[{i}]"),
+                format!("Envoy needs `{name}` to route the request; it is never stripped"),
+            ));
+        }
+        strip.extend(&NamePatterns::compile(extra, &field)?);
     }
     let keep = match resolve(layers, |l| l.request.keep.as_deref()) {
         Some((keep, layer)) => NamePatterns::compile(keep, &layer.field("request.keep"))?,
@@ -473,6 +483,18 @@ fn compile_request(layers: &[Layer<'_>]) -> Result<RequestPolicy, ConfigError> {
     };
     let strip_forwarded = resolve(layers, |l| l.request.strip_forwarded.as_ref());
     let trust_forwarded_proto = resolve(layers, |l| l.request.trust_forwarded_proto.as_ref());
+    if let (Some((true, _)), Some((_, layer))) = (trust_forwarded_proto, extra_strip) {
+        let selected = NameFilter {
+            select: strip.clone(),
+            keep: keep.clone(),
+        };
+        if selected.selects(FORWARDED_PROTO) {
+            return Err(ConfigError::at(
+                layer.field("request.strip"),
+                "strips `x-forwarded-proto`, which `trust_forwarded_proto` trusts",
+            ));
+        }
+    }
     if let (Some((true, strip_layer)), Some((true, trust_layer))) =
         (strip_forwarded, trust_forwarded_proto)
     {

@@ -146,6 +146,10 @@ fn request_settings_compile() {
     assert_eq!((r.max_header_count, r.max_header_bytes), (20, 1000));
     assert!(!r.reject_control_characters);
     assert_eq!(r.allowed_methods.as_deref().unwrap(), ["GET", "POST"]);
+    // Trusting the protocol while stripping the other forwarded headers is fine.
+    compiled(
+        r#"{"request":{"trust_forwarded_proto":true,"strip":["x-forwarded-*"],"keep":["x-forwarded-proto"]}}"#,
+    );
     let any = compiled(r#"{"request":{"allowed_methods":["*"]}}"#);
     assert!(any.default.request.allowed_methods.is_none());
 }
@@ -313,6 +317,22 @@ fn bad_values_name_their_path() {
         (
             r#"{"request":{"trust_forwarded_proto":true},"routes":[{"match":{},"request":{"strip_forwarded":true}}]}"#,
             "routes[0].request.strip_forwarded",
+        ),
+        (
+            r#"{"request":{"strip":["x-a","Host"]}}"#,
+            "request.strip[1]",
+        ),
+        (
+            r#"{"request":{"strip":["content-length"]}}"#,
+            "request.strip[0]",
+        ),
+        (
+            r#"{"request":{"trust_forwarded_proto":true,"strip":["x-forwarded-*"]}}"#,
+            "request.strip",
+        ),
+        (
+            r#"{"request":{"trust_forwarded_proto":true},"routes":[{"match":{},"request":{"strip":["x-forwarded-proto"]}}]}"#,
+            "routes[0].request.strip",
         ),
         (r#"{} x"#, "."),
     ];

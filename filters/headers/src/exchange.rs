@@ -2,7 +2,7 @@
 //! runs the same under `MockHost` as in Envoy.
 
 use crate::policy::{Compiled, Policy};
-use crate::request::{arrived_over_https, check_request};
+use crate::request::{arrived_over_https, check_request, FORWARDED_PROTO};
 use crate::response::plan_response;
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
@@ -46,7 +46,8 @@ impl Exchange {
         self.stats.requests_checked.inc(host);
         let policy = Rc::clone(self.config.policy_for(&RequestInfo::from_headers(&headers)));
         let tls = host.property(&TLS_VERSION);
-        let https = arrived_over_https(&policy.request, tls.as_deref(), &headers);
+        let tls = tls.as_deref();
+        let https = arrived_over_https(&policy.request, tls, &headers);
         let verdict = check_request(&policy.request, &headers);
         self.plan = Some(ResponsePlan { policy, https });
         match verdict {
@@ -61,15 +62,28 @@ impl Exchange {
                 self.stats.count_rejection(host, &rejection);
                 Decision::Deny(denial)
             }
-            Ok(strip) => {
-                for name in &strip {
+            Ok(edits) => {
+                let mut stripped = edits.strip;
+                for name in &stripped {
                     host.set_header(HeaderMap::Request, name, None);
                 }
-                if !strip.is_empty() {
-                    log::debug!("#{} stripped {:?}", self.context_id, strip);
+                if edits.reset_forwarded_proto {
+                    let real = if tls.is_some_and(|v| !v.is_empty()) {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    let claimed = host.header(HeaderMap::Request, FORWARDED_PROTO);
+                    if claimed.as_deref() != Some(real) {
+                        host.set_header(HeaderMap::Request, FORWARDED_PROTO, Some(real));
+                        stripped.push(FORWARDED_PROTO.to_string());
+                    }
+                }
+                if !stripped.is_empty() {
+                    log::debug!("#{} stripped {:?}", self.context_id, stripped);
                     self.stats
                         .request_headers_stripped
-                        .add(host, u64::try_from(strip.len()).unwrap_or(u64::MAX));
+                        .add(host, u64::try_from(stripped.len()).unwrap_or(u64::MAX));
                 }
                 Decision::Continue
             }

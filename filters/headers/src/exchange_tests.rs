@@ -269,3 +269,39 @@ fn upstream_headers_are_not_duplicated() {
         vec![("x-frame-options".to_string(), "SAMEORIGIN".to_string())]
     );
 }
+
+#[test]
+fn untrusted_forwarded_proto_is_corrected_to_the_connection_scheme() {
+    let config = r#"{"request":{"strip_forwarded":true}}"#;
+    let host = request("/")
+        .with_request_header("x-forwarded-proto", "https")
+        .with_request_header("x-forwarded-for", "6.6.6.6");
+    let mut ex = exchange(&host, config);
+    assert_eq!(ex.on_request_headers(&host), Decision::Continue);
+    assert_eq!(
+        host.header(HeaderMap::Request, "x-forwarded-proto")
+            .as_deref(),
+        Some("http")
+    );
+    assert!(host.header(HeaderMap::Request, "x-forwarded-for").is_none());
+    assert_eq!(
+        host.metric("palisade_headers_request_headers_stripped"),
+        Some(2)
+    );
+
+    // Over TLS the true value is kept as it is, and not counted.
+    let host = request("/")
+        .with_property("connection.tls_version", b"TLSv1.3")
+        .with_request_header("x-forwarded-proto", "https");
+    let mut ex = exchange(&host, config);
+    ex.on_request_headers(&host);
+    assert_eq!(
+        host.header(HeaderMap::Request, "x-forwarded-proto")
+            .as_deref(),
+        Some("https")
+    );
+    assert_eq!(
+        host.metric("palisade_headers_request_headers_stripped"),
+        Some(0)
+    );
+}

@@ -103,13 +103,30 @@ impl Rejection {
     }
 }
 
+/// What to change in a request that passed the checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestEdits {
+    /// Names to remove (every value), each once, lower-case.
+    pub strip: Vec<String>,
+    /// Replace `x-forwarded-proto` with the connection's own scheme: Envoy cannot route a
+    /// request without it (no route, 404), so an untrusted one is corrected, not removed.
+    pub reset_forwarded_proto: bool,
+}
+
+/// The header Envoy needs for routing; see [`RequestEdits::reset_forwarded_proto`].
+pub const FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+/// Request headers never stripped, whatever a pattern says: Envoy needs them to route and frame
+/// the request.
+pub const PROTECTED: &[&str] = &["host", "content-length", "transfer-encoding"];
+
 /// Checks a request's headers (as Envoy hands them over, pseudo-headers included) and returns
-/// the names to strip, each once. Size limits go first: a request that is too big is refused
-/// as such even if it is also malformed.
+/// what to strip. Size limits go first: a request that is too big is refused as such even if it
+/// is also malformed.
 pub fn check_request(
     policy: &RequestPolicy,
     headers: &[(String, String)],
-) -> Result<Vec<String>, Rejection> {
+) -> Result<RequestEdits, Rejection> {
     let mut count = 0usize;
     let mut bytes = 0usize;
     let mut invalid: Option<Rejection> = None;
@@ -153,13 +170,19 @@ pub fn check_request(
             });
         }
     }
-    let mut strip: Vec<String> = Vec::new();
+    let mut edits = RequestEdits::default();
     for (name, _) in headers {
-        if policy.strip.selects(name) && !strip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            strip.push(name.to_ascii_lowercase());
+        if !policy.strip.selects(name) {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if name == FORWARDED_PROTO {
+            edits.reset_forwarded_proto = true;
+        } else if !PROTECTED.contains(&name.as_str()) && !edits.strip.contains(&name) {
+            edits.strip.push(name);
         }
     }
-    Ok(strip)
+    Ok(edits)
 }
 
 /// Whether the request arrived over HTTPS: the downstream connection is TLS, or (when trusted)

@@ -27,8 +27,8 @@ fn request(method: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn a_clean_request_passes_untouched() {
     let p = policy("{}");
-    let strip = check_request(&p, &request("GET", &[("accept", "*/*")])).unwrap();
-    assert!(strip.is_empty());
+    let edits = check_request(&p, &request("GET", &[("accept", "*/*")])).unwrap();
+    assert_eq!(edits, RequestEdits::default());
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn spoofed_internal_and_claim_headers_are_stripped_once() {
         ],
     );
     assert_eq!(
-        check_request(&p, &h).unwrap(),
+        check_request(&p, &h).unwrap().strip,
         ["x-jwt-claim-sub", "x-envoy-internal"]
     );
 }
@@ -53,14 +53,37 @@ fn spoofed_internal_and_claim_headers_are_stripped_once() {
 fn forwarded_headers_are_stripped_only_when_configured() {
     let h = request(
         "GET",
-        &[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=x")],
+        &[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("forwarded", "for=x"),
+            ("x-forwarded-proto", "https"),
+        ],
     );
-    assert!(check_request(&policy("{}"), &h).unwrap().is_empty());
-    let p = policy(r#"{"request":{"strip_forwarded":true}}"#);
     assert_eq!(
-        check_request(&p, &h).unwrap(),
-        ["x-forwarded-for", "forwarded"]
+        check_request(&policy("{}"), &h).unwrap(),
+        RequestEdits::default()
     );
+    let p = policy(r#"{"request":{"strip_forwarded":true}}"#);
+    let edits = check_request(&p, &h).unwrap();
+    assert_eq!(edits.strip, ["x-forwarded-for", "forwarded"]);
+    assert!(edits.reset_forwarded_proto, "corrected, not removed");
+}
+
+#[test]
+fn headers_envoy_needs_are_never_stripped() {
+    let p = policy(r#"{"request":{"strip":["ho*","content-*","transfer-*","x-forwarded-*"]}}"#);
+    let h = request(
+        "POST",
+        &[
+            ("host", "example.com"),
+            ("content-length", "2"),
+            ("content-type", "application/json"),
+            ("x-forwarded-proto", "http"),
+        ],
+    );
+    let edits = check_request(&p, &h).unwrap();
+    assert_eq!(edits.strip, ["content-type"]);
+    assert!(edits.reset_forwarded_proto);
 }
 
 #[test]
@@ -70,7 +93,7 @@ fn kept_names_survive_the_strip_patterns() {
         "GET",
         &[("x-envoy-force-trace", "1"), ("x-internal-role", "admin")],
     );
-    assert_eq!(check_request(&p, &h).unwrap(), ["x-internal-role"]);
+    assert_eq!(check_request(&p, &h).unwrap().strip, ["x-internal-role"]);
 }
 
 #[test]

@@ -33,9 +33,7 @@ pub fn plan_response<'p>(
         .filter(|rule| document || !rule.documents_only)
         .filter(|rule| {
             // What the upstream set stays, unless told to overwrite (or it was just removed).
-            rule.overwrite
-                || header(headers, &rule.name).is_none()
-                || remove.contains(&rule.name)
+            rule.overwrite || header(headers, &rule.name).is_none() || remove.contains(&rule.name)
         })
         .collect();
     ResponseEdits { remove, set }
