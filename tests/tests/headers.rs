@@ -2,6 +2,9 @@
 //! HSTS only over HTTPS, spoofed internal headers stripped, malformed requests refused, bad
 //! configs refused with the field named.
 
+// Test helpers: a failed set-up should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use palisade_e2e::envoy::validate_config;
 use palisade_e2e::paths::{conformance_dir, scratch_dir, wasm_module, workspace_root};
 use palisade_e2e::{Envoy, Filter, Response, Upstream};
