@@ -426,6 +426,6 @@ fn the_example_envoy_config_validates() {
     if let Err(out) = result {
         panic!("envoy/headers.yaml does not validate:\n{out}");
     }
-    let out = refused.err().expect("a zero header limit must be refused");
+    let out = refused.expect_err("a zero header limit must be refused");
     assert!(out.contains("`request.max_header_count`"), "{out}");
 }
