@@ -83,8 +83,8 @@ pub fn rls_server_binary() -> Option<PathBuf> {
     let key = rls_key()?;
     let name = package_name(&rls_dir().join("Cargo.toml"))?;
     let bin = cache_dir()
-        .join(format!("rls-server-{key:016x}"))
-        .join("release")
+        .join("rls-server")
+        .join(format!("{key:016x}"))
         .join(name);
     bin.exists().then_some(bin)
 }
@@ -176,12 +176,20 @@ pub fn setup() -> Result {
         println!("already built: {}", bin.display());
     } else {
         let key = rls_key().ok_or("cannot read tests/rls-server")?;
-        let target = cache_dir().join(format!("rls-server-{key:016x}"));
+        let name =
+            package_name(&rls_dir().join("Cargo.toml")).ok_or("tests/rls-server has no name")?;
+        // One build directory for every version, so a source change rebuilds incrementally;
+        // the binary is then filed under its source key.
+        let target = cache_dir().join("rls-server").join("target");
         run(cargo()
             .args(["build", "--release", "--manifest-path"])
             .arg(rls_dir().join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&target))?;
+        let keyed = cache_dir().join("rls-server").join(format!("{key:016x}"));
+        std::fs::create_dir_all(&keyed).map_err(|e| e.to_string())?;
+        std::fs::copy(target.join("release").join(&name), keyed.join(&name))
+            .map_err(|e| format!("copy the rls server: {e}"))?;
         println!(
             "built: {}",
             rls_server_binary()
