@@ -1,2 +1,4 @@
 //! Palisade schema filter.
 #![forbid(unsafe_code)]
+
+pub mod validator;

@@ -1,0 +1,161 @@
+use super::*;
+use serde_json::json;
+
+fn set_with(default: Dialect, schema: Value) -> (SchemaSet, SchemaId) {
+    let mut b = SchemaSetBuilder::new(default, false);
+    b.add_resource("urn:test:root", schema).unwrap();
+    let id = b.compile("urn:test:root").unwrap();
+    (b.finish(), id)
+}
+
+#[test]
+fn errors_carry_pointer_keyword_and_detail() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"object","properties":{"items":{"type":"array","items":{
+            "type":"object","required":["price"],"properties":{"price":{"type":"number","minimum":0}}}}}}),
+    );
+    assert!(set.validate(id, &json!({"items":[{"price":1}]})).is_empty());
+    let errors = set.validate(
+        id,
+        &json!({"items":[{"price":1},{"price":2},{"price":3},{"price":-1},{}]}),
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].pointer, "/items/3/price");
+    assert_eq!(errors[0].keyword, "minimum");
+    assert!(errors[0].detail.contains(">=0"), "{}", errors[0].detail);
+    assert!(
+        errors[0]
+            .schema_location
+            .ends_with("/properties/price/minimum"),
+        "{}",
+        errors[0].schema_location
+    );
+    assert_eq!(errors[1].pointer, "/items/4");
+    assert_eq!(errors[1].keyword, "required");
+}
+
+#[test]
+fn one_of_is_reported_once_not_per_alternative() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"oneOf":[{"type":"string"},{"type":"integer","minimum":5}]}),
+    );
+    let errors = set.validate(id, &json!(1));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].keyword, "oneOf");
+    assert_eq!(errors[0].pointer, "");
+}
+
+#[test]
+fn additional_properties_keyword_is_spelled_as_in_the_spec() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"properties":{"a":{}},"additionalProperties":false}),
+    );
+    let errors = set.validate(id, &json!({"a":1,"b":2}));
+    assert_eq!(errors[0].keyword, "additionalProperties");
+}
+
+#[test]
+fn refs_resolve_to_resources_given_in_config() {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource(
+        "https://schemas.example.com/money.json",
+        json!({"type":"object","required":["amount","currency"],
+               "properties":{"currency":{"enum":["EUR","USD"]}}}),
+    )
+    .unwrap();
+    b.add_resource(
+        "urn:test:root",
+        json!({"properties":{"total":{"$ref":"https://schemas.example.com/money.json"}}}),
+    )
+    .unwrap();
+    let id = b.compile("urn:test:root").unwrap();
+    let set = b.finish();
+    assert!(set.is_valid(id, &json!({"total":{"amount":1,"currency":"EUR"}})));
+    let errors = set.validate(id, &json!({"total":{"amount":1,"currency":"GBP"}}));
+    assert_eq!(errors[0].pointer, "/total/currency");
+    assert_eq!(errors[0].keyword, "enum");
+}
+
+#[test]
+fn unknown_refs_fail_at_compile_time_and_are_never_fetched() {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource(
+        "urn:test:root",
+        json!({"$ref":"https://schemas.example.com/missing.json"}),
+    )
+    .unwrap();
+    let err = b.compile("urn:test:root").unwrap_err();
+    assert!(
+        err.contains("https://schemas.example.com/missing.json"),
+        "{err}"
+    );
+    assert!(err.contains("never fetched"), "{err}");
+
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource("urn:test:root", json!({"$ref":"file:///etc/passwd"}))
+        .unwrap();
+    assert!(b.compile("urn:test:root").is_err(), "no file loader either");
+}
+
+#[test]
+fn dialect_comes_from_schema_keyword_then_the_default() {
+    // `$ref` siblings are ignored in draft-07 but apply in 2020-12.
+    let schema = |meta: Option<&str>| {
+        let mut s = json!({"$defs":{"s":{"type":"string"}},"definitions":{"s":{"type":"string"}},
+                           "$ref":"#/definitions/s","maxLength":2});
+        if let Some(m) = meta {
+            s["$schema"] = json!(m);
+        }
+        s
+    };
+    let long = json!("abcdef");
+    let (set, id) = set_with(Dialect::Draft2020, schema(None));
+    assert!(
+        !set.is_valid(id, &long),
+        "2020-12 applies maxLength beside $ref"
+    );
+    let (set, id) = set_with(Dialect::Draft7, schema(None));
+    assert!(
+        set.is_valid(id, &long),
+        "draft-07 ignores maxLength beside $ref"
+    );
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        schema(Some("http://json-schema.org/draft-07/schema#")),
+    );
+    assert!(set.is_valid(id, &long), "$schema wins over the default");
+}
+
+#[test]
+fn sub_schemas_compile_by_json_pointer_and_share_refs() {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource(
+        "urn:test:doc",
+        json!({"paths":{"/users/{id}":{"schema":{"$ref":"#/components/User"}}},
+               "components":{"User":{"type":"object","required":["name"]}}}),
+    )
+    .unwrap();
+    let id = b
+        .compile("urn:test:doc#/paths/~1users~1%7Bid%7D/schema")
+        .unwrap();
+    let set = b.finish();
+    assert!(set.is_valid(id, &json!({"name":"x"})));
+    assert!(!set.is_valid(id, &json!({})));
+}
+
+#[test]
+fn formats_assert_only_when_asked() {
+    let schema = json!({"type":"string","format":"uuid"});
+    let (set, id) = set_with(Dialect::Draft2020, schema.clone());
+    assert!(set.is_valid(id, &json!("nope")));
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, true);
+    b.add_resource("urn:test:root", schema).unwrap();
+    let id = b.compile("urn:test:root").unwrap();
+    let set = b.finish();
+    assert!(!set.is_valid(id, &json!("nope")));
+    assert!(set.is_valid(id, &json!("0b9f3c1e-8d4a-4c55-9a9e-1f0c2b7d6e5a")));
+    assert_eq!(set.validate(id, &json!("nope"))[0].keyword, "format");
+}
