@@ -3,12 +3,18 @@
 //! configs refused with the field named.
 
 // Test helpers: a failed set-up should fail the test loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use palisade_e2e::envoy::validate_config;
 use palisade_e2e::paths::{conformance_dir, scratch_dir, wasm_module, workspace_root};
 use palisade_e2e::{Envoy, Filter, Response, Upstream};
 use serde_json::{json, Value};
+use std::process::Command;
 
 /// Envoy with only the headers filter, configured with `config`.
 fn envoy_with(upstream: &Upstream, config: Value) -> Envoy {
@@ -153,6 +159,88 @@ fn hsts_only_over_https_and_only_a_trusted_forwarded_proto_says_so() {
     );
 }
 
+/// A self-signed certificate and key (PEM) from `openssl`, or `None` when a tool is missing
+/// (a loud skip; a failure under CI).
+fn self_signed_cert() -> Option<(String, String)> {
+    let dir = scratch_dir("headers-tls");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output();
+    let pems = match made {
+        Ok(out) if out.status.success() => Some((
+            std::fs::read_to_string(dir.join("cert.pem")).unwrap(),
+            std::fs::read_to_string(dir.join("key.pem")).unwrap(),
+        )),
+        other => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "openssl failed under CI: {other:?}");
+            eprintln!("SKIPPING the TLS test: openssl failed: {other:?}");
+            None
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    pems
+}
+
+#[test]
+fn hsts_is_sent_over_a_real_tls_connection() {
+    let Some((cert, key)) = self_signed_cert() else {
+        return;
+    };
+    let upstream = Upstream::start();
+    let envoy = Envoy::builder()
+        .filter(Filter::wasm("headers", json!({"preset": "strict-api"})))
+        .patch(move |bootstrap| {
+            bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"] = json!({
+                "name": "envoy.transport_sockets.tls",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                    "common_tls_context": {"tls_certificates": [{
+                        "certificate_chain": {"inline_string": cert},
+                        "private_key": {"inline_string": key}
+                    }]}
+                }
+            });
+        })
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "15",
+        ])
+        .arg(format!("https://127.0.0.1:{}/", envoy.port()))
+        .output()
+        .unwrap_or_else(|e| panic!("curl: {e}"));
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "{head}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        head.contains("\r\nstrict-transport-security: max-age=63072000; includesubdomains\r\n"),
+        "{head}"
+    );
+}
+
 #[test]
 fn spoofed_claim_and_envoy_headers_never_reach_the_upstream() {
     let spoofed = [
@@ -235,10 +323,10 @@ fn problem(resp: &Response, status: u16) -> Value {
 /// HTTP/1 and HTTP/2 codecs refuse raw control characters before any filter runs.)
 fn decoding_filter() -> Filter {
     Filter::native(json!({
-            "name": "envoy.filters.http.lua",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                "default_source_code": {"inline_string": r"
+                "name": "envoy.filters.http.lua",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                    "default_source_code": {"inline_string": r"
 function envoy_on_request(h)
   local raw = h:headers():get('x-percent-encoded')
   if raw then
@@ -247,8 +335,8 @@ function envoy_on_request(h)
   end
 end
 "}
-            }
-        }))
+                }
+            }))
 }
 
 #[test]
