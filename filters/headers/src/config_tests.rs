@@ -351,3 +351,16 @@ fn errors_render_as_one_line_naming_the_field() {
         "invalid configuration at `request.max_header_count`: must be at least 1"
     );
 }
+
+#[test]
+fn the_readme_example_compiles_and_means_what_it_says() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```json\n").unwrap() + "```json\n".len();
+    let len = readme[start..].find("```").unwrap();
+    let c = compiled(&readme[start..start + len]);
+    assert!(rule(&c.default, "clear-site-data").is_none());
+    assert_eq!(c.routes.len(), 2);
+    let logout = &c.routes[1].value;
+    assert!(rule(logout, "clear-site-data").is_some());
+    assert!(rule(logout, "x-custom").unwrap().documents_only);
+}

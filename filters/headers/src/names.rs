@@ -55,7 +55,13 @@ impl NamePatterns {
 
     /// Whether `name` (any case) is listed or matches a pattern.
     pub fn matches(&self, name: &str) -> bool {
-        if self.exact.contains(name) || self.exact.contains(&name.to_ascii_lowercase()) {
+        // Envoy hands names over lower-case; only other callers pay for lower-casing.
+        let exact = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.exact.contains(&name.to_ascii_lowercase())
+        } else {
+            self.exact.contains(name)
+        };
+        if exact {
             return true;
         }
         self.prefixes.iter().any(|p| name_matches(p, name))
