@@ -250,6 +250,9 @@ impl Envoy {
                 "info",
                 "--component-log-level",
                 "wasm:debug",
+                // Flush the log often, so a failing test can read what Envoy just said.
+                "--file-flush-interval-msec",
+                "100",
             ])
             .arg("--log-path")
             .arg(&log)
