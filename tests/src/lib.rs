@@ -15,6 +15,8 @@
 pub mod client;
 pub mod envoy;
 pub mod paths;
+pub mod redis;
+pub mod rls;
 pub mod server;
 
 pub use client::{RequestBuilder, Response};
