@@ -15,7 +15,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   build   build every filter (release, wasm32-wasip1) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
-  demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream";
+  demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream
+  oci     pack each built filter as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
+          target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +26,11 @@ fn main() {
         Some("build") => build::build(),
         Some("test") => test::test(),
         Some("demo") => demo::demo(),
+        Some("oci") => xtask::oci::cli(
+            args.get(1..).unwrap_or_default(),
+            &build::wasm_dir(),
+            &build::FILTERS,
+        ),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
