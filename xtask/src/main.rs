@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: Palisade's build and test driver.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod build;
 mod demo;
 mod test;
@@ -17,7 +18,9 @@ const USAGE: &str = "usage: cargo xtask <command>
           Node), end-to-end tests through a real Envoy
   demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream
   oci     pack each built filter as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
-          target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)";
+          target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)
+  bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
+          beside the native Envoy filter; report in target/bench/ (--quick, --smoke)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +34,7 @@ fn main() {
             &build::wasm_dir(),
             &build::FILTERS,
         ),
+        Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

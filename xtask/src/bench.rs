@@ -1,0 +1,484 @@
+//! `cargo xtask bench`: what each filter costs Envoy, beside no filter and beside the native
+//! filter doing the same job.
+//!
+//! One Envoy (`--concurrency 1`) per variant, all started once; then rounds in which every
+//! variant in turn is loaded by wrk from a second process (pinned to the other CPU) while
+//! `/proc/<pid>/stat` gives Envoy's own CPU time. Rounds interleave the variants in a rotating
+//! order and the report keeps each metric's median, so machine noise spreads over all variants.
+
+mod chart;
+mod configs;
+mod procfs;
+mod report;
+mod tokens;
+mod variants;
+mod wrk;
+
+use crate::build::{wasm_dir, FILTERS};
+use crate::tools::envoy_binary;
+use crate::util::{cargo, root, step, Result};
+use palisade_e2e::{Envoy, RequestBuilder};
+use report::{ModuleRow, Row};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use variants::{Expect, Kind, Modules, Variant, FLOOR};
+
+/// How long and how often to measure.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Rounds over all variants (the report keeps medians).
+    rounds: usize,
+    /// Load before each measurement (connections open, caches warm); zero: none.
+    warmup: Duration,
+    /// The measured load.
+    measure: Duration,
+    /// Extra starts per module set for the load-time median; zero: no load-time phase.
+    load_time_starts: usize,
+    /// Write the report (a smoke run only checks the answers).
+    report: bool,
+}
+
+impl Plan {
+    /// The full run: about 7 minutes on 2 cores for 22 variants.
+    const FULL: Plan = Plan {
+        rounds: 3,
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(4),
+        load_time_starts: 3,
+        report: true,
+    };
+    /// `--quick`: one round, the whole report, numbers to be taken lightly.
+    const QUICK: Plan = Plan {
+        rounds: 1,
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(2),
+        load_time_starts: 1,
+        report: true,
+    };
+    /// The smoke run of `cargo xtask test`: every variant answers as it must, timings ignored.
+    const SMOKE: Plan = Plan {
+        rounds: 1,
+        warmup: Duration::ZERO,
+        measure: Duration::from_secs(1),
+        load_time_starts: 0,
+        report: false,
+    };
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke";
+
+/// `cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke`.
+pub fn bench(args: &[String]) -> Result {
+    if args == ["--smoke"] {
+        return smoke();
+    }
+    let mut plan = Plan::FULL;
+    let mut only = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => plan = Plan::QUICK,
+            "--only" => only.push(args.next().ok_or(USAGE)?.clone()),
+            _ => return Err(USAGE.into()),
+        }
+    }
+    run(plan, &only)
+}
+
+/// One short round in which every variant must answer as it should (statuses, not timings);
+/// for `cargo xtask test`, after the filters are built.
+pub fn smoke() -> Result {
+    run(Plan::SMOKE, &[])
+}
+
+/// A variant's Envoy and what was measured on it.
+struct Running {
+    variant: Variant,
+    envoy: Envoy,
+    script: PathBuf,
+    samples: Vec<report::Sample>,
+}
+
+fn run(plan: Plan, only: &[String]) -> Result {
+    let started = Instant::now();
+    let envoy = envoy_binary().ok_or("Envoy is not installed: run `cargo xtask setup`")?;
+    std::env::set_var("PALISADE_ENVOY", &envoy);
+    if !crate::util::on_path("wrk") {
+        return Err("wrk is not installed: run `cargo xtask setup`".into());
+    }
+    let out_dir = root().join("target/bench");
+    std::fs::create_dir_all(out_dir.join("wrk")).map_err(|e| e.to_string())?;
+
+    let (modules, empty) = build_modules()?;
+    let tokens = tokens::Tokens::mint()?;
+    let (mut variants, mut skipped) = variants::catalogue(&modules, empty.as_deref(), &tokens);
+    if !only.is_empty() {
+        variants.retain(|v| {
+            v.kind == Kind::Floor || v.id == FLOOR || only.iter().any(|o| v.id.contains(o.as_str()))
+        });
+    }
+    for line in &skipped {
+        println!("SKIPPED: {line}");
+    }
+    // Envoy on CPU 0, wrk on CPU 1: each gets a core of its own.
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let wrk_cpu = (cpus >= 2).then_some(1);
+
+    let load_times = if plan.load_time_starts > 0 {
+        measure_load_times(&variants, plan.load_time_starts)
+    } else {
+        Vec::new()
+    };
+
+    step(&format!(
+        "start {} Envoys, one per variant, and check their answers",
+        variants.len()
+    ));
+    let mut running = Vec::new();
+    for variant in variants {
+        let checked = start(&variant)
+            .map_err(|log| format!("Envoy did not start:\n{}", tail(&log, 20)))
+            .and_then(|envoy| {
+                quiet_logs(&envoy)?;
+                check_probes(&variant, &envoy)?;
+                Ok(envoy)
+            });
+        let envoy = match checked {
+            Ok(envoy) => envoy,
+            // A smoke run must fail; a bench reports what it could measure.
+            Err(why) if plan.report => {
+                println!("SKIPPED: {}: {why}", variant.id);
+                skipped.push(format!("{}: {}", variant.name, first_line(&why)));
+                continue;
+            }
+            Err(why) => return Err(format!("{}: {why}", variant.id)),
+        };
+        if wrk_cpu.is_some() {
+            procfs::pin(envoy.pid(), 0);
+        }
+        let script = out_dir.join("wrk").join(format!("{}.lua", variant.id));
+        std::fs::write(&script, variant.load.script()).map_err(|e| e.to_string())?;
+        println!("  {:<28} ready (pid {})", variant.id, envoy.pid());
+        running.push(Running {
+            variant,
+            envoy,
+            script,
+            samples: Vec::new(),
+        });
+    }
+
+    let ticks = procfs::clock_ticks_per_second();
+    for round in 0..plan.rounds {
+        step(&format!("round {} of {}", round + 1, plan.rounds));
+        let n = running.len();
+        // Rotate the order each round so no variant always runs first or last.
+        let offset = round * n / plan.rounds.max(1);
+        for i in 0..n {
+            let Some(r) = running.get_mut((i + offset) % n) else {
+                continue;
+            };
+            let sample = measure(r, plan, wrk_cpu, ticks)?;
+            println!(
+                "  {:<28} {:>7.2} µs/req {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs",
+                r.variant.id, sample.cpu_us, sample.throughput, sample.p50_us, sample.p99_us
+            );
+            r.samples.push(sample);
+        }
+    }
+
+    if !plan.report {
+        println!(
+            "\nbench smoke: {} variants answered as expected in {:.0}s",
+            running.len(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+
+    let rows: Vec<Row> = running
+        .iter()
+        .map(|r| {
+            Ok(Row::new(
+                &r.variant,
+                &r.samples,
+                procfs::rss_kib(r.envoy.pid())?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let module_rows = module_rows(&rows, &running, &load_times);
+    let machine = report::Machine::describe(&envoy, plan.rounds, plan.measure, wrk_cpu.is_some());
+    let markdown = report::render(&machine, &rows, &module_rows, &skipped);
+    let report_path = out_dir.join("report.md");
+    std::fs::write(&report_path, &markdown).map_err(|e| e.to_string())?;
+    let chart_path = out_dir.join("overhead.svg");
+    chart::write(&rows, &chart_path)?;
+    println!("\n{markdown}");
+    println!(
+        "report: {}\nchart:  {}\n(bench took {:.0}s)",
+        report_path.display(),
+        chart_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Builds each filter on its own, so one that does not compile (yet) only skips its variants.
+fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
+    step("build the modules (release, wasm32-wasip1)");
+    let mut built = Vec::new();
+    for filter in FILTERS {
+        let ok = cargo()
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "wasm32-wasip1",
+                "-p",
+            ])
+            .arg(format!("palisade-{filter}"))
+            .current_dir(root())
+            .status()
+            .is_ok_and(|s| s.success());
+        let module = wasm_dir().join(format!("palisade_{filter}.wasm"));
+        if !ok {
+            println!("  palisade-{filter} does not build");
+        } else if !is_proxy_wasm(&module) {
+            println!("  palisade-{filter} has no Proxy-Wasm entry yet");
+        } else {
+            built.push(filter);
+        }
+    }
+    let empty_ok = cargo()
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "palisade-empty-filter",
+        ])
+        .current_dir(root())
+        .status()
+        .is_ok_and(|s| s.success());
+    let empty = wasm_dir().join("palisade_empty_filter.wasm");
+    let empty = (empty_ok && empty.exists()).then_some(empty);
+    Ok((
+        Modules {
+            dir: wasm_dir(),
+            built,
+        },
+        empty,
+    ))
+}
+
+/// Whether a module exports the Proxy-Wasm ABI (a filter crate still being written builds to a
+/// module without it, which Envoy refuses).
+fn is_proxy_wasm(module: &Path) -> bool {
+    std::fs::read(module).is_ok_and(|bytes| {
+        bytes
+            .windows(b"proxy_abi_version_".len())
+            .any(|w| w == b"proxy_abi_version_")
+    })
+}
+
+/// Starts a variant's Envoy; `Err` holds its log.
+fn start(variant: &Variant) -> std::result::Result<Envoy, String> {
+    let mut builder = Envoy::builder().concurrency(1);
+    for filter in &variant.filters {
+        builder = builder.filter(filter.clone());
+    }
+    let route_config = variants::route_config(&variant.route);
+    builder = builder.patch(move |bootstrap| {
+        if let Some(slot) = bootstrap.pointer_mut(
+            "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/route_config",
+        ) {
+            *slot = route_config;
+        }
+    });
+    // Every route answers directly; the upstream cluster is never used.
+    builder.start_with_upstream_port(9).map_err(|e| e.log)
+}
+
+/// The harness logs Wasm at debug; under load that would measure log writing.
+fn quiet_logs(envoy: &Envoy) -> Result {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], envoy.admin_port()));
+    let resp = RequestBuilder::new(addr, "POST", "/logging?level=warning")
+        .try_send()
+        .map_err(|e| format!("admin /logging: {e}"))?;
+    if resp.status == 200 {
+        Ok(())
+    } else {
+        Err(format!("admin /logging answered {}", resp.status))
+    }
+}
+
+/// Sends the variant's probes; `Err` says which answer was wrong.
+fn check_probes(variant: &Variant, envoy: &Envoy) -> Result {
+    for probe in &variant.probes {
+        let mut req = envoy.request(probe.load.method, &probe.load.path);
+        for (name, value) in &probe.load.headers {
+            req = req.header(name, value);
+        }
+        if let Some(body) = &probe.load.body {
+            req = req.body(body.clone());
+        }
+        let resp = req
+            .try_send()
+            .map_err(|e| format!("no answer to a probe: {e}"))?;
+        if resp.status != probe.status {
+            return Err(format!(
+                "{} {} answered {} instead of {}: {}\n{}",
+                probe.load.method,
+                probe.load.path,
+                resp.status,
+                probe.status,
+                tail(&resp.text(), 5),
+                tail(&envoy.log(), 20)
+            ));
+        }
+        if let Some(name) = probe.absent {
+            if let Some(value) = resp.header(name) {
+                return Err(format!("`{name}: {value}` was not removed"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn measure(r: &Running, plan: Plan, wrk_cpu: Option<usize>, ticks: u64) -> Result<report::Sample> {
+    let port = r.envoy.port();
+    let path = &r.variant.load.path;
+    if !plan.warmup.is_zero() {
+        wrk::run(&r.script, port, path, plan.warmup, wrk_cpu)?;
+    }
+    let pid = r.envoy.pid();
+    let before = procfs::cpu_time(pid, ticks)?;
+    let run = wrk::run(&r.script, port, path, plan.measure, wrk_cpu)?;
+    let after = procfs::cpu_time(pid, ticks)?;
+    check_run(&r.variant, &run)?;
+    let cpu = after.saturating_sub(before);
+    let cpu_us = cpu.as_secs_f64() * 1e6 / run.requests.max(1) as f64;
+    Ok(report::Sample {
+        cpu_us,
+        throughput: run.throughput(),
+        p50_us: run.p50_us,
+        p99_us: run.p99_us,
+    })
+}
+
+/// The answers under load must be what the variant promises (else the numbers measure errors).
+fn check_run(variant: &Variant, run: &wrk::Run) -> Result {
+    let ok = run.requests > 0
+        && run.socket_errors == 0
+        && match variant.expect {
+            Expect::Admitted => run.status_errors == 0,
+            // The first request of each connection may still pass.
+            Expect::Limited => run.status_errors * 10 >= run.requests * 9,
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: under load, {} requests, {} with status ≥ 400, {} socket errors (expected {:?})",
+            variant.id, run.requests, run.status_errors, run.socket_errors, variant.expect
+        ))
+    }
+}
+
+/// Start-to-ready of each distinct module set, `starts` times, before the long-lived Envoys run.
+fn measure_load_times(variants: &[Variant], starts: usize) -> Vec<(String, Duration)> {
+    step("load time: start-to-ready per module set");
+    let mut seen: Vec<Vec<PathBuf>> = Vec::new();
+    let mut out = Vec::new();
+    for v in variants {
+        let floor = v.id == FLOOR;
+        if !floor && (v.modules.is_empty() || seen.contains(&v.modules)) {
+            continue;
+        }
+        seen.push(v.modules.clone());
+        let mut times = Vec::new();
+        for _ in 0..starts {
+            let t = Instant::now();
+            // One that does not start is reported (and skipped) when the variants start.
+            if let Ok(envoy) = start(v) {
+                times.push(t.elapsed());
+                drop(envoy);
+            }
+        }
+        if times.is_empty() {
+            continue;
+        }
+        times.sort();
+        let median = times.get(times.len() / 2).copied().unwrap_or_default();
+        println!("  {:<28} {:>5} ms", v.id, median.as_millis());
+        out.push((v.id.clone(), median));
+    }
+    out
+}
+
+fn module_rows(
+    rows: &[Row],
+    running: &[Running],
+    load_times: &[(String, Duration)],
+) -> Vec<ModuleRow> {
+    load_times
+        .iter()
+        .filter_map(|(id, load)| {
+            let r = running.iter().find(|r| &r.variant.id == id)?;
+            let row = rows.iter().find(|row| &row.id == id)?;
+            let size: u64 = r
+                .variant
+                .modules
+                .iter()
+                .filter_map(|m| std::fs::metadata(m).ok())
+                .map(|m| m.len())
+                .sum();
+            Some(ModuleRow {
+                name: module_label(&r.variant.modules).unwrap_or_else(|| "none (no filter)".into()),
+                wasm_bytes: size,
+                load: *load,
+                rss_kib: row.rss_kib,
+            })
+        })
+        .collect()
+}
+
+fn module_label(modules: &[PathBuf]) -> Option<String> {
+    let names: Vec<String> = modules
+        .iter()
+        .filter_map(|m| m.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    (!names.is_empty()).then(|| names.join(" + "))
+}
+
+/// The first line of a text.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The last `lines` lines of a text.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all.get(all.len().saturating_sub(lines)..)
+        .unwrap_or_default()
+        .join("\n")
+}
+
+/// Envoy's `--version` line.
+fn envoy_version(envoy: &Path) -> String {
+    Command::new(envoy)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}

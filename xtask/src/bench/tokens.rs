@@ -1,0 +1,55 @@
+//! Keys, a JWKS and signed tokens for the JWT variants: one ES256 key made per run, and the
+//! committed RS256 test key (`benches/fixtures/bench-rs256.pem`; RSA key generation is slow in a
+//! debug build).
+
+use crate::util::{root, Result};
+use jwt_simple::prelude::{
+    Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, RS256KeyPair, RSAKeyPairLike,
+};
+use serde_json::{json, Value};
+
+/// Issuer of every bench token.
+pub const ISSUER: &str = "https://issuer.bench.palisade";
+/// Audience of every bench token.
+pub const AUDIENCE: &str = "palisade-bench";
+/// Subject of every bench token.
+pub const SUBJECT: &str = "bench-user";
+
+/// The signing keys and what they signed.
+pub struct Tokens {
+    /// The public keys as a JWKS document.
+    pub jwks: Value,
+    /// A valid ES256 token (kid `bench-es256`).
+    pub es256: String,
+    /// A valid RS256 token (kid `bench-rs256`).
+    pub rs256: String,
+}
+
+impl Tokens {
+    /// Makes the keys and signs one token per algorithm, valid for a day.
+    pub fn mint() -> Result<Self> {
+        let es = ES256KeyPair::generate().with_key_id("bench-es256");
+        let pem_path = root().join("benches/fixtures/bench-rs256.pem");
+        let pem = std::fs::read_to_string(&pem_path)
+            .map_err(|e| format!("{}: {e}", pem_path.display()))?;
+        let rs = RS256KeyPair::from_pem(&pem)
+            .map_err(|e| format!("{}: {e}", pem_path.display()))?
+            .with_key_id("bench-rs256");
+        let claims = || {
+            Claims::create(Duration::from_hours(24))
+                .with_issuer(ISSUER)
+                .with_audience(AUDIENCE)
+                .with_subject(SUBJECT)
+        };
+        let es256 = es.sign(claims()).map_err(|e| format!("ES256 sign: {e}"))?;
+        let rs256 = rs.sign(claims()).map_err(|e| format!("RS256 sign: {e}"))?;
+        let jwk = |text: String| -> Result<Value> {
+            serde_json::from_str(&text).map_err(|e| format!("jwt-simple gave a bad JWK: {e}"))
+        };
+        let jwks = json!({"keys": [
+            jwk(es.public_key().to_jwk())?,
+            jwk(rs.public_key().to_jwk())?,
+        ]});
+        Ok(Self { jwks, es256, rs256 })
+    }
+}

@@ -1,0 +1,471 @@
+//! What is measured: one Envoy per variant, each with a filter chain, a route and the request wrk
+//! sends. Every route answers with a `direct_response`, so no upstream shares the CPU or adds
+//! noise; the virtual host adds `server` and `x-powered-by` to every answer, like a chatty origin,
+//! so header filters have something to strip.
+
+use super::configs;
+use super::tokens::Tokens;
+use super::wrk::Load;
+use palisade_e2e::Filter;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// What a variant stands for in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// No filter: what Envoy itself costs.
+    Floor,
+    /// A Palisade filter (or the empty Wasm filter).
+    Wasm,
+    /// An Envoy filter written in C++.
+    Native,
+}
+
+/// What every answer under load must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// 2xx.
+    Admitted,
+    /// 429 (the limit is reached).
+    Limited,
+}
+
+/// One request sent before the load, with the status it must get: proves the filter is in the
+/// chain and configured as meant.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The request.
+    pub load: Load,
+    /// The status it must get.
+    pub status: u16,
+    /// A response header that must be absent.
+    pub absent: Option<&'static str>,
+}
+
+/// One benchmarked set-up.
+pub struct Variant {
+    /// Short id (file names, `--only`).
+    pub id: String,
+    /// Name in the report.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The variant whose CPU per request is this one's floor.
+    pub floor: &'static str,
+    /// The variant with the native filter doing the same job, if Envoy has one.
+    pub native: Option<&'static str>,
+    /// The HTTP filters (the router is appended).
+    pub filters: Vec<Filter>,
+    /// The route (`direct_response`, plus header mutations for the native headers variant).
+    pub route: Value,
+    /// What wrk sends.
+    pub load: Load,
+    /// What wrk must get.
+    pub expect: Expect,
+    /// Checks before the load.
+    pub probes: Vec<Probe>,
+    /// The `.wasm` modules it loads.
+    pub modules: Vec<PathBuf>,
+}
+
+/// The id of the floor variant.
+pub const FLOOR: &str = "floor";
+/// The floor for requests with a 1 KiB body.
+pub const FLOOR_1K: &str = "floor-body-1k";
+/// The floor for requests with a 64 KiB body.
+pub const FLOOR_64K: &str = "floor-body-64k";
+
+/// The route every variant answers on: `200 {"ok":true}` from Envoy itself.
+pub fn direct_route(header_mutations: Option<&Value>) -> Value {
+    let mut route = json!({
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 200, "body": {"inline_string": "{\"ok\":true}"}}
+    });
+    if let (Some(m), Some(obj)) = (
+        header_mutations.and_then(Value::as_object),
+        route.as_object_mut(),
+    ) {
+        obj.extend(m.clone());
+    }
+    route
+}
+
+/// The whole `route_config`: the chatty-origin headers on the virtual host, the route below it
+/// (route-level mutations run last, so they can remove what the virtual host added).
+pub fn route_config(route: &Value) -> Value {
+    json!({
+        "name": "local",
+        "most_specific_header_mutations_wins": true,
+        "virtual_hosts": [{
+            "name": "all",
+            "domains": ["*"],
+            "response_headers_to_add": [
+                {"header": {"key": "content-type", "value": "application/json"},
+                 "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+                {"header": {"key": "server", "value": "origin/1.2.3"}},
+                {"header": {"key": "x-powered-by", "value": "origin-framework/4.5"}}
+            ],
+            "routes": [route]
+        }]
+    })
+}
+
+/// Which Palisade modules are built (the others' variants are skipped).
+pub struct Modules {
+    /// Where the modules are.
+    pub dir: PathBuf,
+    /// Filters whose module is there.
+    pub built: Vec<&'static str>,
+}
+
+impl Modules {
+    /// The module file of a filter.
+    pub fn path(&self, filter: &str) -> PathBuf {
+        self.dir.join(format!("palisade_{filter}.wasm"))
+    }
+
+    fn has(&self, filter: &str) -> bool {
+        self.built.contains(&filter)
+    }
+
+    fn filter(&self, filter: &str, config: Value) -> Filter {
+        Filter::wasm_module(filter, &self.path(filter), config)
+    }
+}
+
+impl Variant {
+    #[allow(clippy::too_many_arguments)] // One call per variant reads best as a table row.
+    fn new(
+        id: &str,
+        name: &str,
+        kind: Kind,
+        floor: &'static str,
+        native: Option<&'static str>,
+        filters: Vec<Filter>,
+        load: Load,
+        expect: Expect,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind,
+            floor,
+            native,
+            filters,
+            route: direct_route(None),
+            load,
+            expect,
+            probes: Vec::new(),
+            modules: Vec::new(),
+        }
+    }
+
+    fn probe(mut self, load: Load, status: u16) -> Self {
+        self.probes.push(Probe {
+            load,
+            status,
+            absent: None,
+        });
+        self
+    }
+
+    fn probe_absent(mut self, load: Load, status: u16, header: &'static str) -> Self {
+        self.probes.push(Probe {
+            load,
+            status,
+            absent: Some(header),
+        });
+        self
+    }
+
+    fn modules(mut self, modules: Vec<PathBuf>) -> Self {
+        self.modules = modules;
+        self
+    }
+
+    fn route(mut self, route: Value) -> Self {
+        self.route = route;
+        self
+    }
+}
+
+/// Every variant whose modules are built, and a line for each one skipped.
+pub fn catalogue(
+    modules: &Modules,
+    empty_module: Option<&Path>,
+    tokens: &Tokens,
+) -> (Vec<Variant>, Vec<String>) {
+    let mut all: Vec<Variant> = Vec::new();
+    let mut skipped = Vec::new();
+    let body_1k = configs::order_body(1024);
+    let body_64k = configs::order_body(64 * 1024);
+    let get = || Load::get("/api/orders");
+    let with_token = |token: &str| get().header("authorization", &format!("Bearer {token}"));
+    let post = |body: &[u8]| Load::post_json("/api/orders", body.to_vec());
+
+    all.push(
+        Variant::new(
+            FLOOR,
+            "no filter",
+            Kind::Floor,
+            FLOOR,
+            None,
+            vec![],
+            get(),
+            Expect::Admitted,
+        )
+        .probe(get(), 200),
+    );
+    match empty_module {
+        Some(path) => all.push(
+            Variant::new(
+                "empty-wasm",
+                "empty Wasm filter",
+                Kind::Wasm,
+                FLOOR,
+                None,
+                vec![Filter::wasm_module("empty", path, json!({}))],
+                get(),
+                Expect::Admitted,
+            )
+            .probe(get(), 200)
+            .modules(vec![path.to_path_buf()]),
+        ),
+        None => skipped.push("empty Wasm filter: palisade_empty_filter.wasm did not build".into()),
+    }
+
+    // Headers: the strict-api preset against route-level header mutations doing the same job.
+    if modules.has("headers") {
+        all.push(
+            Variant::new(
+                "headers",
+                "headers (strict-api preset)",
+                Kind::Wasm,
+                FLOOR,
+                Some("native-headers"),
+                vec![modules.filter("headers", configs::headers())],
+                get(),
+                Expect::Admitted,
+            )
+            .probe_absent(get(), 200, "x-powered-by")
+            .modules(vec![modules.path("headers")]),
+        );
+    } else {
+        skipped.push(not_built("headers"));
+    }
+    all.push(
+        Variant::new(
+            "native-headers",
+            "route response_headers_to_add/remove",
+            Kind::Native,
+            FLOOR,
+            None,
+            vec![],
+            get(),
+            Expect::Admitted,
+        )
+        .route(direct_route(Some(&configs::native_header_mutations())))
+        .probe_absent(get(), 200, "x-powered-by"),
+    );
+
+    // JWT: ES256 and RS256, verified every time or answered from the verified-token cache.
+    for (alg, token) in [("ES256", &tokens.es256), ("RS256", &tokens.rs256)] {
+        let lower = alg.to_ascii_lowercase();
+        for cache in [false, true] {
+            let native_id: &'static str = match (alg, cache) {
+                ("ES256", false) => "native-jwt-es256-no-cache",
+                ("ES256", true) => "native-jwt-es256-cache",
+                ("RS256", false) => "native-jwt-rs256-no-cache",
+                _ => "native-jwt-rs256-cache",
+            };
+            if modules.has("jwt") {
+                let on_off = if cache { "cache" } else { "no-cache" };
+                all.push(
+                    Variant::new(
+                        &format!("jwt-{lower}-{on_off}"),
+                        &format!(
+                            "jwt {alg}, {}",
+                            if cache { "cache on" } else { "cache off" }
+                        ),
+                        Kind::Wasm,
+                        FLOOR,
+                        Some(native_id),
+                        vec![modules.filter("jwt", configs::jwt(&tokens.jwks, cache))],
+                        with_token(token),
+                        Expect::Admitted,
+                    )
+                    .probe(with_token(token), 200)
+                    .probe(get(), 401)
+                    .modules(vec![modules.path("jwt")]),
+                );
+            }
+            let native_name = format!(
+                "jwt_authn {alg}, {}",
+                if cache {
+                    "jwt_cache_config"
+                } else {
+                    "no cache"
+                }
+            );
+            all.push(
+                Variant::new(
+                    native_id,
+                    &native_name,
+                    Kind::Native,
+                    FLOOR,
+                    None,
+                    vec![Filter::native(configs::native_jwt(&tokens.jwks, cache))],
+                    with_token(token),
+                    Expect::Admitted,
+                )
+                .probe(with_token(token), 200)
+                .probe(get(), 401),
+            );
+        }
+    }
+    if !modules.has("jwt") {
+        skipped.push(not_built("jwt"));
+    }
+
+    // Rate limit: a per-client budget never reached, and one spent by the first request.
+    for limited in [false, true] {
+        let (suffix, label, expect, second) = if limited {
+            ("limited", "limit reached", Expect::Limited, 429)
+        } else {
+            ("admitted", "limit never reached", Expect::Admitted, 200)
+        };
+        let native_id: &'static str = if limited {
+            "native-ratelimit-limited"
+        } else {
+            "native-ratelimit-admitted"
+        };
+        if modules.has("ratelimit") {
+            all.push(
+                Variant::new(
+                    &format!("ratelimit-{suffix}"),
+                    &format!("ratelimit, {label}"),
+                    Kind::Wasm,
+                    FLOOR,
+                    Some(native_id),
+                    vec![modules.filter("ratelimit", configs::ratelimit(limited))],
+                    get(),
+                    expect,
+                )
+                .probe(get(), 200)
+                .probe(get(), second)
+                .modules(vec![modules.path("ratelimit")]),
+            );
+        }
+        all.push(
+            Variant::new(
+                native_id,
+                &format!("local_ratelimit, {label}"),
+                Kind::Native,
+                FLOOR,
+                None,
+                vec![Filter::native(configs::native_ratelimit(limited))],
+                get(),
+                expect,
+            )
+            .probe(get(), 200)
+            .probe(get(), second),
+        );
+    }
+    if !modules.has("ratelimit") {
+        skipped.push(not_built("ratelimit"));
+    }
+
+    // Schema: bodies read whole by Envoy's buffer filter (the floor) or by the schema filter.
+    for (floor, short, size, body) in [
+        (FLOOR_1K, "1k", "1 KiB", &body_1k),
+        (FLOOR_64K, "64k", "64 KiB", &body_64k),
+    ] {
+        all.push(
+            Variant::new(
+                floor,
+                &format!("no filter, {size} body (buffer filter)"),
+                Kind::Floor,
+                floor,
+                None,
+                vec![Filter::native(configs::native_buffer())],
+                post(body),
+                Expect::Admitted,
+            )
+            .probe(post(body), 200),
+        );
+        if modules.has("schema") {
+            all.push(
+                Variant::new(
+                    &format!("schema-{short}"),
+                    &format!("schema, {size} valid body"),
+                    Kind::Wasm,
+                    floor,
+                    None,
+                    vec![modules.filter("schema", configs::schema())],
+                    post(body),
+                    Expect::Admitted,
+                )
+                .probe(post(body), 200)
+                .probe(post(br#"{"customer":42}"#), 400)
+                .modules(vec![modules.path("schema")]),
+            );
+        }
+    }
+    if !modules.has("schema") {
+        skipped.push(not_built("schema"));
+    }
+
+    // The gateway: every filter in one chain, against the native filters that have an equivalent.
+    let chain_request =
+        || post(&body_1k).header("authorization", &format!("Bearer {}", tokens.es256));
+    let gateway = ["headers", "jwt", "ratelimit", "schema"];
+    if gateway.iter().all(|f| modules.has(f)) {
+        all.push(
+            Variant::new(
+                "chain",
+                "all four filters chained",
+                Kind::Wasm,
+                FLOOR_1K,
+                Some("native-chain"),
+                vec![
+                    modules.filter("headers", configs::headers()),
+                    modules.filter("jwt", configs::jwt(&tokens.jwks, true)),
+                    modules.filter("ratelimit", configs::ratelimit(false)),
+                    modules.filter("schema", configs::schema()),
+                ],
+                chain_request(),
+                Expect::Admitted,
+            )
+            .probe_absent(chain_request(), 200, "x-powered-by")
+            .probe(post(&body_1k), 401)
+            .modules(gateway.iter().map(|f| modules.path(f)).collect()),
+        );
+    } else {
+        skipped.push("all four filters chained: needs every filter built".into());
+    }
+    all.push(
+        Variant::new(
+            "native-chain",
+            "native chain: route headers, jwt_authn, local_ratelimit, buffer (no schema)",
+            Kind::Native,
+            FLOOR_1K,
+            None,
+            vec![
+                Filter::native(configs::native_jwt(&tokens.jwks, true)),
+                Filter::native(configs::native_ratelimit(false)),
+                Filter::native(configs::native_buffer()),
+            ],
+            chain_request(),
+            Expect::Admitted,
+        )
+        .route(direct_route(Some(&configs::native_header_mutations())))
+        .probe_absent(chain_request(), 200, "x-powered-by")
+        .probe(post(&body_1k), 401),
+    );
+
+    (all, skipped)
+}
+
+fn not_built(filter: &str) -> String {
+    format!("{filter}: palisade_{filter}.wasm is not built (filter not landed, or it does not compile); its variants are skipped")
+}
