@@ -29,7 +29,8 @@ artifacts and writes an OCI image layout per filter and format to <out>/<filter>
 --push REGISTRY/REPO:TAG also pushes them: REGISTRY/REPO/<filter>:TAG (compat),
 :TAG-solo-oci and :TAG-cncf-wasm. Plain HTTP for loopback registries or with --plain-http.
 Credentials: PALISADE_REGISTRY_USERNAME and PALISADE_REGISTRY_PASSWORD (else anonymous).
-Reproducible: created = SOURCE_DATE_EPOCH or the HEAD commit time.";
+Reproducible: created = SOURCE_DATE_EPOCH or the HEAD commit time; revision = git HEAD
+(PALISADE_OCI_REVISION overrides it).";
 
 /// What the command was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
+/// Overrides the revision annotation (builds outside a git checkout, or pinned by a release job).
+pub const REVISION_ENV: &str = "PALISADE_OCI_REVISION";
+
 /// Package facts for every workspace crate, read once.
 pub struct Workspace {
     packages: Vec<Value>,
@@ -13,7 +16,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Reads `cargo metadata` and git HEAD of the workspace at `root`.
+    /// Reads `cargo metadata` and git HEAD of the workspace at `root` (or [`REVISION_ENV`]).
     ///
     /// `created` is `SOURCE_DATE_EPOCH` when set (the reproducible-builds convention), else the
     /// HEAD commit time, else the Unix epoch: never "now", so two builds of one commit agree.
@@ -37,7 +40,11 @@ impl Workspace {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let revision = git(root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
+        let revision = std::env::var(REVISION_ENV)
+            .ok()
+            .filter(|r| !r.is_empty())
+            .or_else(|| git(root, &["rev-parse", "HEAD"]))
+            .unwrap_or_else(|| "unknown".to_string());
         let epoch = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
