@@ -3,11 +3,23 @@
 #![forbid(unsafe_code)]
 
 pub mod alg;
+pub mod answer;
+pub mod authz;
+pub mod cache;
 pub mod claims;
+pub mod compile;
+pub mod config;
 pub mod error;
+pub mod extractor;
+pub mod fetcher;
+pub mod forward;
 pub mod json;
 pub mod jwks;
 pub mod keys;
+pub mod keystore;
+pub mod remote;
+pub mod request;
+pub mod requirements;
 pub mod token;
 pub mod verifier;
 
