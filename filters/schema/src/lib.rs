@@ -1,4 +1,35 @@
-//! Palisade schema filter.
+//! Palisade schema filter: request validation against an OpenAPI 3.0/3.1 document or plain
+//! per-route JSON Schemas (draft 2020-12 and draft-07), with bounded body buffering.
+//!
+//! Layout: [`config`] parses and compiles the JSON config ([`openapi`] with [`dialect30`], or
+//! [`plain`]) into operations ([`operation`], matched by [`path_template`]); [`params`] reads
+//! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits; [`validator`]
+//! wraps the JSON Schema validator; [`violation`] maps what is wrong to an answer; [`flow`] is
+//! the per-request flow over the host trait; [`filter`] is the Proxy-Wasm adapter.
 #![forbid(unsafe_code)]
 
+pub mod coerce;
+pub mod config;
+pub mod dialect30;
+pub mod filter;
+pub mod flow;
+pub mod json;
+pub mod media;
+pub mod openapi;
+pub mod operation;
+pub mod params;
+pub mod path_template;
+pub mod plain;
+pub mod request_parts;
+pub mod stats;
 pub mod validator;
+pub mod violation;
+
+#[cfg(all(target_arch = "wasm32", feature = "module"))]
+proxy_wasm::main! {{
+    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(filter::SchemaRoot::default())
+    });
+}}

@@ -6,7 +6,8 @@
 //! meta-schema embedded in boon, or fails at compile time.
 
 use boon::{
-    CompileError, Compiler, Draft, ErrorKind, SchemaIndex, Schemas, UrlLoader, ValidationError,
+    CompileError, Compiler, Draft, ErrorKind, Format, SchemaIndex, Schemas, UrlLoader,
+    ValidationError,
 };
 use serde_json::Value;
 use std::error::Error;
@@ -67,6 +68,16 @@ impl UrlLoader for NoFetch {
     }
 }
 
+/// Whether a number is an integer within `min..=max` (other types are not this format's concern).
+fn fits(v: &Value, min: i64, max: i64) -> Result<(), Box<dyn Error>> {
+    let Value::Number(n) = v else { return Ok(()) };
+    if n.as_i64().is_some_and(|i| (min..=max).contains(&i)) {
+        Ok(())
+    } else {
+        Err(format!("{n} is out of range").into())
+    }
+}
+
 /// Compiles schemas into a [`SchemaSet`].
 pub struct SchemaSetBuilder {
     compiler: Compiler,
@@ -89,6 +100,15 @@ impl SchemaSetBuilder {
         if assert_formats {
             compiler.enable_format_assertions();
         }
+        // OpenAPI's integer formats: the value must fit.
+        compiler.register_format(Format {
+            name: "int32",
+            func: |v| fits(v, i64::from(i32::MIN), i64::from(i32::MAX)),
+        });
+        compiler.register_format(Format {
+            name: "int64",
+            func: |v| fits(v, i64::MIN, i64::MAX),
+        });
         Self {
             compiler,
             schemas: Schemas::new(),

@@ -159,3 +159,25 @@ fn formats_assert_only_when_asked() {
     assert!(set.is_valid(id, &json!("0b9f3c1e-8d4a-4c55-9a9e-1f0c2b7d6e5a")));
     assert_eq!(set.validate(id, &json!("nope"))[0].keyword, "format");
 }
+
+#[test]
+fn openapi_integer_formats_check_the_range() {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, true);
+    b.add_resource(
+        "urn:test:root",
+        json!({"properties":{"a":{"format":"int32"},"b":{"format":"int64"}}}),
+    )
+    .unwrap();
+    let id = b.compile("urn:test:root").unwrap();
+    let set = b.finish();
+    assert!(set.is_valid(
+        id,
+        &json!({"a": 2147483647, "b": -9223372036854775808i64, "c": "x"})
+    ));
+    assert!(!set.is_valid(id, &json!({"a": 2147483648u64})));
+    assert!(!set.is_valid(id, &json!({"b": 9223372036854775808u64})));
+    assert!(
+        set.is_valid(id, &json!({"a": "not a number"})),
+        "only numbers are this format's concern"
+    );
+}

@@ -1,0 +1,265 @@
+//! The filter's JSON configuration, parsed (serde, unknown fields refused) and compiled into an
+//! immutable [`Compiled`] shared by every request.
+//!
+//! ```json
+//! {
+//!   "openapi": { "openapi": "3.1.0", "paths": { ... }, "components": { ... } },
+//!   "operations": { "uploadAvatar": { "max_body_bytes": 65536 } },
+//!   "schemas": { "https://schemas.example.com/money.json": { ... } },
+//!   "max_body_bytes": 1048576,
+//!   "json": { "max_depth": 64, "max_number_length": 100, "duplicate_keys": "reject" },
+//!   "unmatched_path": "reject", "unmatched_method": "reject",
+//!   "max_violations": 10, "verbose": false, "report_only": false
+//! }
+//! ```
+//! Plain mode replaces `openapi` with `routes` (see [`crate::plain`]).
+
+use crate::json::{DuplicateKeys, JsonLimits};
+use crate::openapi;
+use crate::operation::Routes;
+use crate::plain::{self, RouteConfig};
+use crate::validator::{Dialect, SchemaSet, SchemaSetBuilder};
+use crate::violation::AnswerStyle;
+use palisade_core::config::{parse, ConfigError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Default body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// serde_json refuses nesting beyond 128; stay clear of it (and of the Wasm stack).
+const DEPTH_CEILING: usize = 120;
+
+/// The configuration as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// An OpenAPI 3.0 or 3.1 document (JSON).
+    #[serde(default)]
+    pub openapi: Option<Value>,
+    /// Path prefix of the API; default: the path of the document's first `servers` URL.
+    #[serde(default)]
+    pub base_path: Option<String>,
+    /// Per-operation settings, by `operationId`.
+    #[serde(default)]
+    pub operations: BTreeMap<String, OperationConfig>,
+    /// Plain mode: per-route rules instead of an OpenAPI document.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Schemas that `$ref`s may name, by URL (nothing is ever fetched).
+    #[serde(default)]
+    pub schemas: BTreeMap<String, Value>,
+    /// Dialect of schemas without `$schema` (plain mode and `schemas`): `2020-12` or `draft-07`.
+    #[serde(default)]
+    pub default_dialect: Dialect,
+    /// Whether `format` (`uuid`, `email`, `date-time`, `int32`, ...) is checked.
+    #[serde(default = "yes")]
+    pub assert_formats: bool,
+    /// A path no operation has: `reject` (404) or `pass`.
+    #[serde(default)]
+    pub unmatched_path: Unmatched,
+    /// A known path without an operation for the method: `reject` (405) or `pass`.
+    #[serde(default)]
+    pub unmatched_method: Unmatched,
+    /// Largest request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Limits on JSON bodies.
+    #[serde(default)]
+    pub json: JsonConfig,
+    /// At most this many violations are listed in an answer.
+    #[serde(default = "default_max_violations")]
+    pub max_violations: usize,
+    /// Answers include schema details (messages with values, schema locations, limits).
+    #[serde(default)]
+    pub verbose: bool,
+    /// Log and count violations, but let requests through.
+    #[serde(default)]
+    pub report_only: bool,
+}
+
+/// Settings of one operation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationConfig {
+    /// Its body limit.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Limits on JSON bodies, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonConfig {
+    /// Deepest nesting of arrays and objects.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    /// Longest number literal.
+    #[serde(default = "default_max_number_length")]
+    pub max_number_length: usize,
+    /// `reject` or `last_wins`.
+    #[serde(default)]
+    pub duplicate_keys: DuplicateKeys,
+}
+
+impl Default for JsonConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: default_max_depth(),
+            max_number_length: default_max_number_length(),
+            duplicate_keys: DuplicateKeys::default(),
+        }
+    }
+}
+
+/// What to do with a request no operation describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    /// Answer 404 / 405.
+    #[default]
+    Reject,
+    /// Let it through unchecked.
+    Pass,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+fn default_max_violations() -> usize {
+    10
+}
+fn default_max_depth() -> usize {
+    64
+}
+fn default_max_number_length() -> usize {
+    100
+}
+
+/// The compiled configuration.
+#[derive(Debug)]
+pub struct Compiled {
+    /// Every schema, compiled.
+    pub schemas: SchemaSet,
+    /// Where operations come from.
+    pub routes: Routes,
+    /// Unknown path policy.
+    pub unmatched_path: Unmatched,
+    /// Unknown method policy.
+    pub unmatched_method: Unmatched,
+    /// Limits on JSON bodies.
+    pub json: JsonLimits,
+    /// How answers are written.
+    pub answers: AnswerStyle,
+    /// Let violating requests through (logged and counted).
+    pub report_only: bool,
+}
+
+/// Parses and compiles the plugin configuration.
+pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
+    compile_config(parse::<Config>(bytes)?)
+}
+
+/// Compiles a parsed configuration.
+pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
+    if config.max_violations == 0 {
+        return Err(ConfigError::at(
+            "max_violations",
+            "list at least one violation",
+        ));
+    }
+    if config.json.max_depth == 0 || config.json.max_depth > DEPTH_CEILING {
+        return Err(ConfigError::at(
+            "json.max_depth",
+            format!("must be 1 to {DEPTH_CEILING}"),
+        ));
+    }
+    if config.json.max_number_length == 0 {
+        return Err(ConfigError::at(
+            "json.max_number_length",
+            "must be at least 1",
+        ));
+    }
+    let mut builder = SchemaSetBuilder::new(config.default_dialect, config.assert_formats);
+    for (url, schema) in &config.schemas {
+        builder
+            .add_resource(url, schema.clone())
+            .map_err(|e| ConfigError::at(url.as_str(), e).within("schemas"))?;
+    }
+    let routes = match (config.openapi, config.routes.is_empty()) {
+        (Some(_), false) => {
+            return Err(ConfigError::at(
+                "routes",
+                "give either `openapi` or `routes`, not both",
+            ));
+        }
+        (None, true) => {
+            return Err(ConfigError::at(
+                ".",
+                "give `openapi` (a document) or `routes`",
+            ))
+        }
+        (Some(doc), true) => {
+            let limits: BTreeMap<String, usize> = config
+                .operations
+                .iter()
+                .filter_map(|(id, op)| op.max_body_bytes.map(|n| (id.clone(), n)))
+                .collect();
+            let options = openapi::ApiOptions {
+                base_path: config.base_path.as_deref(),
+                default_max_body: config.max_body_bytes,
+                max_body_by_operation: &limits,
+            };
+            Routes::Api(openapi::compile(doc, &mut builder, options)?)
+        }
+        (None, false) => {
+            if !config.operations.is_empty() {
+                return Err(ConfigError::at(
+                    "operations",
+                    "`operations` apply to an OpenAPI document",
+                ));
+            }
+            if config.base_path.is_some() {
+                return Err(ConfigError::at(
+                    "base_path",
+                    "`base_path` applies to an OpenAPI document",
+                ));
+            }
+            Routes::Plain(plain::compile(
+                &config.routes,
+                &mut builder,
+                config.max_body_bytes,
+            )?)
+        }
+    };
+    // Schemas given in config are compiled now even when unreferenced, so mistakes show at start.
+    for url in config.schemas.keys() {
+        builder
+            .compile(url)
+            .map_err(|e| ConfigError::at(url.as_str(), e).within("schemas"))?;
+    }
+    Ok(Compiled {
+        schemas: builder.finish(),
+        routes,
+        unmatched_path: config.unmatched_path,
+        unmatched_method: config.unmatched_method,
+        json: JsonLimits {
+            max_depth: config.json.max_depth,
+            max_number_length: config.json.max_number_length,
+            duplicate_keys: config.json.duplicate_keys,
+        },
+        answers: AnswerStyle {
+            verbose: config.verbose,
+            max_violations: config.max_violations,
+        },
+        report_only: config.report_only,
+    })
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,332 @@
+//! One request through the filter, over the host trait: find the operation, check parameters and
+//! the declared body size in the header phase, then (only when the operation has a JSON body
+//! schema) buffer the body up to its limit and validate it.
+//!
+//! The header phase never pauses: in Envoy a paused header phase also holds back the body
+//! callbacks. Buffering is done by pausing in the body phase until the end of the stream.
+
+use crate::config::{Compiled, Unmatched};
+use crate::json;
+use crate::media::MediaType;
+use crate::operation::{BodyPlan, Lookup, Operation, Routes};
+use crate::request_parts::RequestParts;
+use crate::stats::Stats;
+use crate::validator::SchemaId;
+use crate::violation::{denial, Location, Rejection, Violation};
+use palisade_core::decision::Decision;
+use palisade_core::host::{Body, HeaderMap, Host};
+use palisade_core::route::RequestInfo;
+use std::rc::Rc;
+
+/// Where the request is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Before the request headers.
+    Start,
+    /// Buffering a JSON body (paused until the end of the stream).
+    Buffering {
+        operation: String,
+        schema: SchemaId,
+        limit: usize,
+        buffered: usize,
+    },
+    /// Letting the body stream through while counting it against the limit.
+    Counting {
+        operation: String,
+        limit: usize,
+        seen: usize,
+    },
+    /// Decided; later callbacks change nothing.
+    Done,
+}
+
+/// The per-request flow.
+#[derive(Debug)]
+pub struct RequestFlow {
+    context_id: u32,
+    config: Rc<Compiled>,
+    stats: Stats,
+    state: State,
+}
+
+impl RequestFlow {
+    /// A flow for request `context_id`.
+    pub fn new(context_id: u32, config: Rc<Compiled>, stats: Stats) -> Self {
+        Self {
+            context_id,
+            config,
+            stats,
+            state: State::Start,
+        }
+    }
+
+    /// The header phase. `end_of_stream`: the request has no body.
+    pub fn on_request_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Decision {
+        if self.state != State::Start {
+            return Decision::Continue;
+        }
+        self.state = State::Done;
+        let config = Rc::clone(&self.config);
+        let headers = host.headers(HeaderMap::Request);
+        let info = RequestInfo::from_headers(&headers);
+        let (op, captures) = match config.routes.lookup(&info) {
+            Lookup::Found(op, captures) => (op, captures),
+            Lookup::UnknownPath if matches!(config.routes, Routes::Plain(_)) => {
+                log::debug!("#{} no route matches; passing", self.context_id);
+                return Decision::Continue;
+            }
+            Lookup::UnknownPath => {
+                return self.unmatched(host, config.unmatched_path, Rejection::UnknownPath, &info);
+            }
+            Lookup::UnknownMethod(allow) => {
+                let rejection = Rejection::MethodNotAllowed { allow };
+                return self.unmatched(host, config.unmatched_method, rejection, &info);
+            }
+        };
+        log::debug!(
+            "#{} {} {} → {}",
+            self.context_id,
+            info.method,
+            info.path,
+            op.id
+        );
+        let has_body = !end_of_stream;
+        if has_body {
+            let declared = info
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > u64::try_from(op.max_body_bytes).unwrap_or(u64::MAX)) {
+                // Answered before any of the body is read.
+                return self.refuse(
+                    host,
+                    Rejection::BodyTooLarge {
+                        limit: op.max_body_bytes,
+                    },
+                    op,
+                );
+            }
+        }
+        let mut violations = Vec::new();
+        let parts = RequestParts::new(info.path, &headers, captures);
+        for param in &op.params {
+            param.check(&parts, &config.schemas, &mut violations);
+        }
+        let plan = match (&op.body, has_body) {
+            (Some(spec), true) => spec.plan(
+                info.header("content-type")
+                    .and_then(MediaType::parse)
+                    .as_ref(),
+            ),
+            (None, true) => BodyPlan::Stream,
+            (Some(spec), false) => {
+                if spec.required {
+                    violations.push(Violation::new(
+                        Location::Body,
+                        String::new(),
+                        "required",
+                        "a request body is required",
+                    ));
+                }
+                BodyPlan::Stream
+            }
+            (None, false) => BodyPlan::Stream,
+        };
+        if plan == BodyPlan::Unsupported {
+            let accepted = op.body.as_ref().map(|b| b.accepted()).unwrap_or_default();
+            if let Some(d) = self.decide(host, Rejection::UnsupportedMediaType { accepted }, &op.id)
+            {
+                return d;
+            }
+        }
+        if !violations.is_empty() {
+            if let Some(d) = self.decide(host, Rejection::Invalid(violations), &op.id) {
+                return d;
+            }
+        }
+        if !has_body {
+            self.stats.validated.inc(host);
+            return Decision::Continue;
+        }
+        self.state = match plan {
+            BodyPlan::ValidateJson(schema) => State::Buffering {
+                operation: op.id.clone(),
+                schema,
+                limit: op.max_body_bytes,
+                buffered: 0,
+            },
+            _ => State::Counting {
+                operation: op.id.clone(),
+                limit: op.max_body_bytes,
+                seen: 0,
+            },
+        };
+        Decision::Continue
+    }
+
+    /// The body phase: `body_size` is the buffered size while buffering, else this chunk's size.
+    pub fn on_request_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Decision {
+        match &mut self.state {
+            State::Buffering {
+                limit, buffered, ..
+            } => {
+                *buffered = body_size;
+                if body_size > *limit {
+                    let limit = *limit;
+                    return self.body_too_large(host, limit);
+                }
+                if end_of_stream {
+                    self.finish_buffered(host)
+                } else {
+                    Decision::Pause
+                }
+            }
+            State::Counting { limit, seen, .. } => {
+                *seen = seen.saturating_add(body_size);
+                if *seen > *limit {
+                    let limit = *limit;
+                    return self.body_too_large(host, limit);
+                }
+                if end_of_stream {
+                    self.state = State::Done;
+                    self.stats.validated.inc(host);
+                }
+                Decision::Continue
+            }
+            State::Start | State::Done => Decision::Continue,
+        }
+    }
+
+    /// Trailers end the body.
+    pub fn on_request_trailers(&mut self, host: &dyn Host) -> Decision {
+        match &self.state {
+            State::Buffering { .. } => self.finish_buffered(host),
+            State::Counting { .. } => {
+                self.state = State::Done;
+                self.stats.validated.inc(host);
+                Decision::Continue
+            }
+            State::Start | State::Done => Decision::Continue,
+        }
+    }
+
+    fn finish_buffered(&mut self, host: &dyn Host) -> Decision {
+        let State::Buffering {
+            operation,
+            schema,
+            buffered,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return Decision::Continue;
+        };
+        let config = Rc::clone(&self.config);
+        let bytes = host.body(Body::Request, 0, buffered).unwrap_or_default();
+        let violations: Vec<Violation> = match json::parse(&bytes, &config.json) {
+            Ok(value) => config
+                .schemas
+                .validate(schema, &value)
+                .into_iter()
+                .map(|e| Violation::from_schema(Location::Body, "", e))
+                .collect(),
+            Err(e) => vec![Violation::new(
+                Location::Body,
+                e.pointer,
+                e.keyword,
+                e.detail,
+            )],
+        };
+        if violations.is_empty() {
+            self.stats.validated.inc(host);
+            return Decision::Continue;
+        }
+        self.decide(host, Rejection::Invalid(violations), &operation)
+            .unwrap_or(Decision::Continue)
+    }
+
+    fn body_too_large(&mut self, host: &dyn Host, limit: usize) -> Decision {
+        let operation = match std::mem::replace(&mut self.state, State::Done) {
+            State::Buffering { operation, .. } | State::Counting { operation, .. } => operation,
+            State::Start | State::Done => String::new(),
+        };
+        self.decide(host, Rejection::BodyTooLarge { limit }, &operation)
+            .unwrap_or(Decision::Continue)
+    }
+
+    fn unmatched(
+        &mut self,
+        host: &dyn Host,
+        policy: Unmatched,
+        rejection: Rejection,
+        info: &RequestInfo<'_>,
+    ) -> Decision {
+        if policy == Unmatched::Pass {
+            log::debug!(
+                "#{} {} {}: no operation; passing",
+                self.context_id,
+                info.method,
+                info.path
+            );
+            self.stats.unmatched_operation.inc(host);
+            return Decision::Continue;
+        }
+        self.decide(host, rejection, "")
+            .unwrap_or(Decision::Continue)
+    }
+
+    /// Refuses for good (in report-only mode: reports and passes the rest of the request).
+    fn refuse(&mut self, host: &dyn Host, rejection: Rejection, op: &Operation) -> Decision {
+        self.state = State::Done;
+        self.decide(host, rejection, &op.id)
+            .unwrap_or(Decision::Continue)
+    }
+
+    /// The answer to a rejection, counted and logged; `None` in report-only mode (the checks go on).
+    fn decide(
+        &mut self,
+        host: &dyn Host,
+        rejection: Rejection,
+        operation: &str,
+    ) -> Option<Decision> {
+        let enforced = !self.config.report_only;
+        self.stats.count(host, &rejection, enforced);
+        let summary = summarize(&rejection);
+        if !enforced {
+            log::warn!(
+                "#{} report-only: {operation}: {} {summary}",
+                self.context_id,
+                rejection.reason()
+            );
+            return None;
+        }
+        log::info!(
+            "#{} refused: {operation}: {} {summary}",
+            self.context_id,
+            rejection.reason()
+        );
+        self.state = State::Done;
+        let op = (!operation.is_empty()).then_some(operation);
+        Some(Decision::Deny(denial(&rejection, self.config.answers, op)))
+    }
+}
+
+/// The violations in one log line (`body /items/3/price minimum; query /limit type`).
+fn summarize(rejection: &Rejection) -> String {
+    match rejection {
+        Rejection::Invalid(violations) => violations
+            .iter()
+            .take(10)
+            .map(|v| format!("{} {} {}", v.location.as_str(), v.pointer, v.keyword))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

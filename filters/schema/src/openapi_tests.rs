@@ -1,0 +1,225 @@
+use super::*;
+use crate::media::MediaType;
+use crate::operation::{BodyPlan, Lookup};
+use crate::request_parts::RequestParts;
+use crate::validator::SchemaSet;
+
+fn build(
+    doc: Value,
+    limits: &BTreeMap<String, usize>,
+) -> Result<(ApiRoutes, SchemaSet), ConfigError> {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, true);
+    let routes = compile(
+        doc,
+        &mut b,
+        ApiOptions {
+            base_path: None,
+            default_max_body: 1000,
+            max_body_by_operation: limits,
+        },
+    )?;
+    Ok((routes, b.finish()))
+}
+
+/// A pet store, 3.1: path-level and operation parameters, `$ref`s to components, a body with oneOf.
+fn pets_31() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "pets", "version": "1"},
+        "servers": [{"url": "https://{host}/api/{version}/", "variables": {"host": {"default": "x"}, "version": {"default": "v2"}}}],
+        "paths": {
+            "/pets/{petId}": {
+                "parameters": [{"$ref": "#/components/parameters/PetId"}],
+                "get": {"operationId": "getPet",
+                        "parameters": [{"name": "X-Trace", "in": "header", "required": true, "schema": {"type": "string", "minLength": 4}},
+                                       {"name": "Accept", "in": "header", "required": true, "schema": {"type": "string"}}]},
+                "put": {"operationId": "updatePet",
+                        "requestBody": {"$ref": "#/components/requestBodies/Pet"}}
+            },
+            "/pets": {
+                "get": {"parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 50}}]}
+            }
+        },
+        "components": {
+            "parameters": {"PetId": {"name": "petId", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}},
+            "requestBodies": {"Pet": {"required": true, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}},
+                "text/plain": {}
+            }}},
+            "schemas": {"Pet": {"type": "object", "required": ["name", "kind"], "properties": {
+                "name": {"type": "string"},
+                "kind": {"oneOf": [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}]}
+            }},
+            "Cat": {"type": "object", "required": ["meows"], "properties": {"meows": {"type": "boolean"}}, "additionalProperties": false},
+            "Dog": {"type": "object", "required": ["barks"], "properties": {"barks": {"type": "boolean"}}, "additionalProperties": false}}
+        }
+    })
+}
+
+fn found<'a>(
+    routes: &'a ApiRoutes,
+    method: &str,
+    path: &str,
+) -> (&'a Operation, Vec<(String, String)>) {
+    match routes.lookup(method, path) {
+        Lookup::Found(op, caps) => (op, caps),
+        other => panic!("{method} {path}: {other:?}"),
+    }
+}
+
+fn param_violations(
+    set: &SchemaSet,
+    op: &Operation,
+    path: &str,
+    headers: &[(&str, &str)],
+    caps: Vec<(String, String)>,
+) -> Vec<String> {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let parts = RequestParts::new(path, &headers, caps);
+    let mut out = Vec::new();
+    for p in &op.params {
+        p.check(&parts, set, &mut out);
+    }
+    out.iter()
+        .map(|v| format!("{} {} {}", v.location.as_str(), v.pointer, v.keyword))
+        .collect()
+}
+
+#[test]
+fn operations_parameters_and_bodies_come_from_the_document() {
+    let (routes, set) = build(pets_31(), &BTreeMap::new()).unwrap();
+    assert_eq!(routes.base_path, "/api/v2");
+    let (op, caps) = found(&routes, "GET", "/api/v2/pets/7");
+    assert_eq!(op.id, "getPet");
+    assert_eq!(
+        op.params.len(),
+        2,
+        "path-level petId and X-Trace; Accept is ignored"
+    );
+    assert!(param_violations(&set, op, "/api/v2/pets/7", &[("x-trace", "abcd")], caps).is_empty());
+    let (op, caps) = found(&routes, "GET", "/api/v2/pets/0");
+    assert_eq!(
+        param_violations(&set, op, "/api/v2/pets/0", &[], caps),
+        vec!["path /petId minimum", "header /x-trace required"]
+    );
+    let (op, _) = found(&routes, "GET", "/api/v2/pets?limit=9");
+    assert_eq!(op.id, "GET /pets");
+    assert_eq!(
+        param_violations(&set, op, "/api/v2/pets?limit=99", &[], vec![]),
+        vec!["query /limit maximum"]
+    );
+
+    let (op, _) = found(&routes, "PUT", "/api/v2/pets/7");
+    let body = op.body.as_ref().unwrap();
+    assert!(body.required);
+    let BodyPlan::ValidateJson(schema) = body.plan(MediaType::parse("application/json").as_ref())
+    else {
+        panic!("JSON bodies are validated")
+    };
+    assert_eq!(
+        body.plan(MediaType::parse("text/plain").as_ref()),
+        BodyPlan::Stream
+    );
+    assert!(set.is_valid(schema, &json!({"name": "Tom", "kind": {"meows": true}})));
+    let errors = set.validate(
+        schema,
+        &json!({"name": "Tom", "kind": {"meows": true, "barks": false}}),
+    );
+    assert_eq!(
+        (errors[0].pointer.as_str(), errors[0].keyword.as_str()),
+        ("/kind", "oneOf")
+    );
+    assert_eq!(op.max_body_bytes, 1000);
+}
+
+#[test]
+fn openapi_30_nullable_and_exclusive_bounds_apply() {
+    let doc = json!({
+        "openapi": "3.0.3",
+        "paths": {"/items": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {
+                "note": {"type": "string", "nullable": true},
+                "price": {"type": "number", "minimum": 0, "exclusiveMinimum": true}
+            }
+        }}}}}}}
+    });
+    let (routes, set) = build(doc, &BTreeMap::new()).unwrap();
+    assert_eq!(routes.base_path, "");
+    let (op, _) = found(&routes, "POST", "/items");
+    let BodyPlan::ValidateJson(schema) = op
+        .body
+        .as_ref()
+        .unwrap()
+        .plan(MediaType::parse("application/json").as_ref())
+    else {
+        panic!()
+    };
+    assert!(set.is_valid(schema, &json!({"note": null, "price": 1})));
+    let errors = set.validate(schema, &json!({"price": 0}));
+    assert_eq!(errors[0].keyword, "exclusiveMinimum");
+}
+
+#[test]
+fn schemas_may_name_the_oas_dialect_without_a_fetch() {
+    let mut doc = pets_31();
+    doc["components"]["schemas"]["Pet"]["$schema"] =
+        json!("https://spec.openapis.org/oas/3.1/dialect/base");
+    let (routes, set) = build(doc, &BTreeMap::new()).unwrap();
+    let (op, _) = found(&routes, "PUT", "/api/v2/pets/1");
+    let BodyPlan::ValidateJson(schema) = op
+        .body
+        .as_ref()
+        .unwrap()
+        .plan(MediaType::parse("application/json").as_ref())
+    else {
+        panic!()
+    };
+    assert!(!set.is_valid(schema, &json!({"name": 1})));
+}
+
+#[test]
+fn body_limits_apply_by_operation_id() {
+    let limits = BTreeMap::from([("updatePet".to_string(), 10usize)]);
+    let (routes, _) = build(pets_31(), &limits).unwrap();
+    assert_eq!(found(&routes, "PUT", "/api/v2/pets/1").0.max_body_bytes, 10);
+    assert_eq!(
+        found(&routes, "GET", "/api/v2/pets/1").0.max_body_bytes,
+        1000
+    );
+    let limits = BTreeMap::from([("nope".to_string(), 10usize)]);
+    assert_eq!(
+        build(pets_31(), &limits).unwrap_err().path,
+        "operations.nope"
+    );
+}
+
+#[test]
+fn document_errors_name_their_field() {
+    let err = |doc: Value| build(doc, &BTreeMap::new()).unwrap_err();
+    assert_eq!(err(json!({"openapi": "2.0"})).path, "openapi.openapi");
+    let mut doc = pets_31();
+    doc["paths"]["/pets"]["get"]["parameters"][0]["style"] = json!("matrix");
+    let e = err(doc);
+    assert_eq!(e.path, "openapi.paths./pets.get.parameters[0].style", "{e}");
+    let mut doc = pets_31();
+    doc["paths"]["/pets"]["get"]["parameters"][0]["schema"] =
+        json!({"$ref": "#/components/schemas/Missing"});
+    let e = err(doc);
+    assert_eq!(
+        e.path, "openapi.paths./pets.get.parameters[0].schema",
+        "{e}"
+    );
+    let mut doc = pets_31();
+    doc["paths"]["/pets"]["get"]["parameters"][0] = json!({"$ref": "#/components/parameters/Nope"});
+    assert_eq!(err(doc).path, "openapi.paths./pets.get.parameters[0]");
+    let mut doc = pets_31();
+    doc["paths"]["pets"] = json!({});
+    assert_eq!(err(doc).path, "openapi.paths.pets");
+    let mut doc = pets_31();
+    doc["jsonSchemaDialect"] = json!("https://example.com/mine");
+    assert_eq!(err(doc).path, "openapi.jsonSchemaDialect");
+}

@@ -1,0 +1,250 @@
+//! OpenAPI path templates (`/users/{id}`, `/files/{name}.{ext}`): parsing, matching a request
+//! path, and the order in which to try them (concrete paths before templated ones).
+
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Param(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    /// Literals and parameters; never two parameters side by side.
+    Pattern(Vec<Part>),
+}
+
+/// A parsed path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    raw: String,
+    segments: Vec<Segment>,
+}
+
+/// A matched parameter: name and raw (still percent-encoded) value.
+pub type Captures = Vec<(String, String)>;
+
+impl PathTemplate {
+    /// Parses a template; it must start with `/`.
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let rest = template
+            .strip_prefix('/')
+            .ok_or_else(|| format!("path `{template}` must start with `/`"))?;
+        let segments = rest
+            .split('/')
+            .map(|s| parse_segment(s).map_err(|e| format!("path `{template}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            raw: template.to_string(),
+            segments,
+        })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The parameters the template names, in order.
+    pub fn param_names(&self) -> Vec<&str> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Pattern(parts) => Some(parts),
+                Segment::Literal(_) => None,
+            })
+            .flatten()
+            .filter_map(|p| match p {
+                Part::Param(n) => Some(n.as_str()),
+                Part::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    /// Matches a request path (without query); gives the parameters' raw values.
+    pub fn matches(&self, path: &str) -> Option<Captures> {
+        let rest = path.strip_prefix('/')?;
+        let mut captures = Vec::new();
+        let mut segments = rest.split('/');
+        for segment in &self.segments {
+            let actual = segments.next()?;
+            match segment {
+                Segment::Literal(l) => {
+                    if l != actual {
+                        return None;
+                    }
+                }
+                Segment::Pattern(parts) => {
+                    if !match_parts(parts, actual, &mut captures) {
+                        return None;
+                    }
+                }
+            }
+        }
+        segments.next().is_none().then_some(captures)
+    }
+
+    /// Orders templates so the most concrete is tried first: segment by segment, a literal beats
+    /// a partly templated segment, which beats a bare parameter.
+    pub fn specificity_order(a: &Self, b: &Self) -> Ordering {
+        let rank = |s: &Segment| match s {
+            Segment::Literal(_) => 2u8,
+            Segment::Pattern(parts) if parts.len() > 1 => 1,
+            Segment::Pattern(_) => 0,
+        };
+        let ra = a.segments.iter().map(rank);
+        let rb = b.segments.iter().map(rank);
+        rb.cmp(ra).then_with(|| a.raw.cmp(&b.raw))
+    }
+}
+
+fn parse_segment(segment: &str) -> Result<Segment, String> {
+    if !segment.contains(['{', '}']) {
+        return Ok(Segment::Literal(segment.to_string()));
+    }
+    let mut parts = Vec::new();
+    let mut rest = segment;
+    while !rest.is_empty() {
+        match rest.find('{') {
+            Some(0) => {
+                let close = rest.find('}').ok_or("unclosed `{`")?;
+                let name = rest.get(1..close).unwrap_or("");
+                if name.is_empty() || name.contains('{') {
+                    return Err("empty or nested parameter name".into());
+                }
+                if matches!(parts.last(), Some(Part::Param(_))) {
+                    return Err("two parameters need a literal between them".into());
+                }
+                parts.push(Part::Param(name.to_string()));
+                rest = rest.get(close + 1..).unwrap_or("");
+            }
+            found => {
+                let end = found.unwrap_or(rest.len());
+                let literal = rest.get(..end).unwrap_or("");
+                if literal.contains('}') {
+                    return Err("`}` without `{`".into());
+                }
+                parts.push(Part::Literal(literal.to_string()));
+                rest = rest.get(end..).unwrap_or("");
+            }
+        }
+    }
+    Ok(Segment::Pattern(parts))
+}
+
+/// Matches one segment against literals and parameters; a parameter takes at least one byte and
+/// as few as let the rest match.
+fn match_parts(parts: &[Part], text: &str, captures: &mut Captures) -> bool {
+    let Some((first, rest)) = parts.split_first() else {
+        return text.is_empty();
+    };
+    match first {
+        Part::Literal(l) => text
+            .strip_prefix(l.as_str())
+            .is_some_and(|after| match_parts(rest, after, captures)),
+        Part::Param(name) => {
+            if rest.is_empty() {
+                if text.is_empty() {
+                    return false;
+                }
+                captures.push((name.clone(), text.to_string()));
+                return true;
+            }
+            let mark = captures.len();
+            for (i, _) in text.char_indices().skip(1) {
+                let (value, after) = text.split_at(i);
+                captures.push((name.clone(), value.to_string()));
+                if match_parts(rest, after, captures) {
+                    return true;
+                }
+                captures.truncate(mark);
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> PathTemplate {
+        PathTemplate::parse(s).unwrap()
+    }
+
+    fn caps(pairs: &[(&str, &str)]) -> Option<Captures> {
+        Some(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn whole_segment_parameters_capture_raw_values() {
+        let users = t("/users/{id}/orders/{orderId}");
+        assert_eq!(
+            users.matches("/users/42/orders/a%2Fb"),
+            caps(&[("id", "42"), ("orderId", "a%2Fb")])
+        );
+        assert_eq!(users.matches("/users/42/orders"), None);
+        assert_eq!(users.matches("/users/42/orders/7/x"), None);
+        assert_eq!(
+            users.matches("/users//orders/7"),
+            None,
+            "parameters are never empty"
+        );
+        assert_eq!(users.param_names(), vec!["id", "orderId"]);
+    }
+
+    #[test]
+    fn parameters_inside_segments_match_around_literals() {
+        let file = t("/files/{name}.{ext}");
+        assert_eq!(
+            file.matches("/files/report.final.pdf"),
+            caps(&[("name", "report"), ("ext", "final.pdf")])
+        );
+        assert_eq!(file.matches("/files/report"), None);
+        let v = t("/api/v{version}/items");
+        assert_eq!(v.matches("/api/v2/items"), caps(&[("version", "2")]));
+        assert_eq!(v.matches("/api/x2/items"), None);
+    }
+
+    #[test]
+    fn literal_paths_match_exactly() {
+        let root = t("/");
+        assert_eq!(root.matches("/"), caps(&[]));
+        assert_eq!(root.matches("/x"), None);
+        assert_eq!(
+            t("/users").matches("/users/"),
+            None,
+            "trailing slash is another path"
+        );
+    }
+
+    #[test]
+    fn concrete_paths_sort_before_templated_ones() {
+        let mut list = [
+            t("/users/{id}"),
+            t("/users/{id}.json"),
+            t("/users/me"),
+            t("/{any}/me"),
+        ];
+        list.sort_by(PathTemplate::specificity_order);
+        let order: Vec<&str> = list.iter().map(PathTemplate::as_str).collect();
+        assert_eq!(
+            order,
+            vec!["/users/me", "/users/{id}.json", "/users/{id}", "/{any}/me"]
+        );
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        for bad in ["users", "/users/{id", "/users/{}", "/a/{x}{y}", "/a/b}"] {
+            assert!(PathTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
