@@ -1,5 +1,10 @@
 //! Palisade jwt filter: JWT validation with local, remote and OIDC-discovered key sets,
 //! per-route requirements, claim-based authorization and claim forwarding.
+//!
+//! Layout: [`config`] (as written) and [`compile`] (checked); [`token`], [`jwks`], [`keys`],
+//! [`verifier`] and [`claims`] check a token; [`extractor`], [`requirements`], [`authz`] and
+//! [`forward`] make up [`request`], the per-request flow; [`keystore`] and [`fetcher`] share remote
+//! keys between workers; [`worker`] holds one worker's state; [`filter`] is the Proxy-Wasm adapter.
 #![forbid(unsafe_code)]
 
 pub mod alg;
@@ -12,16 +17,28 @@ pub mod config;
 pub mod error;
 pub mod extractor;
 pub mod fetcher;
+pub mod filter;
 pub mod forward;
 pub mod json;
 pub mod jwks;
 pub mod keys;
 pub mod keystore;
+pub mod metrics;
 pub mod remote;
 pub mod request;
 pub mod requirements;
 pub mod token;
 pub mod verifier;
+pub mod worker;
 
 #[cfg(test)]
 pub(crate) mod test_keys;
+
+#[cfg(all(target_arch = "wasm32", feature = "module"))]
+proxy_wasm::main! {{
+    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(filter::JwtRoot::new(context_id))
+    });
+}}

@@ -1,0 +1,276 @@
+//! One worker's state: its view of every provider's keys, its token caches, the fetches it
+//! runs, and the requests waiting for keys. Host calls go through the [`Host`] trait, so the
+//! whole life of a paused request is tested on the mock host.
+
+use crate::cache::TokenCache;
+use crate::compile::{Compiled, KeySource};
+use crate::fetcher::{Fetched, Fetcher};
+use crate::keystore::{Availability, Keys, RemoteKeys};
+use crate::metrics::Metrics;
+use crate::request::{authenticate, KeyView, Request, Stats, Verdict};
+use palisade_core::host::Host;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// Where a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    /// Headers not seen yet.
+    Init,
+    /// Paused until keys arrive or the wait times out.
+    WaitingForKeys,
+    /// Answered by the filter.
+    Responded,
+    /// Sent upstream.
+    Forwarded,
+}
+
+/// A request's state, shared by its context and the worker that may resume it.
+pub type StateCell = Rc<Cell<RequestState>>;
+
+#[derive(Debug)]
+struct Waiting {
+    since: u64,
+    watch: Vec<(usize, (u64, u64))>,
+    state: StateCell,
+}
+
+/// A paused request whose wait is over: decide it again.
+#[derive(Debug)]
+pub struct Due {
+    /// Its context.
+    pub context_id: u32,
+    /// When it started waiting (kept if it waits again).
+    pub since: u64,
+    /// `false` once the wait timed out: decide without keys.
+    pub may_wait: bool,
+    /// Its state.
+    pub state: StateCell,
+}
+
+struct View<'a> {
+    compiled: &'a Compiled,
+    remotes: &'a [Option<RemoteKeys>],
+}
+
+impl KeyView for View<'_> {
+    fn availability(&self, provider: usize, now: u64) -> Availability<'_> {
+        match self.compiled.providers.get(provider).map(|p| &p.keys) {
+            Some(KeySource::Local(set)) => Availability::Ready {
+                keys: set,
+                version: 0,
+                can_refetch: false,
+            },
+            _ => match self.remotes.get(provider).and_then(Option::as_ref) {
+                Some(remote) => remote.availability(now),
+                None => Availability::Unavailable("no key source".into()),
+            },
+        }
+    }
+}
+
+/// A unique id for this worker: a shared counter (CAS) plus the start time.
+fn worker_id(host: &dyn Host, fingerprint: &str) -> String {
+    let key = format!("palisade-jwt/{fingerprint}/workers");
+    let now = host.unix_nanos() % 1_000_000_000;
+    for _ in 0..8 {
+        let (value, cas) = host.shared_data(&key);
+        let n: u64 = value
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let next = n.saturating_add(1);
+        if host
+            .set_shared_data(&key, next.to_string().as_bytes(), cas)
+            .is_ok()
+        {
+            return format!("w{next}-{now}");
+        }
+    }
+    format!("w-{now}")
+}
+
+/// A worker's JWT state.
+pub struct Worker {
+    compiled: Rc<Compiled>,
+    remotes: Vec<Option<RemoteKeys>>,
+    caches: Vec<TokenCache>,
+    fetcher: Fetcher,
+    wanted: BTreeSet<usize>,
+    pending: BTreeMap<u32, Waiting>,
+    metrics: Metrics,
+}
+
+impl Worker {
+    /// A worker for `compiled`, reading whatever keys other workers already published.
+    pub fn new(host: &dyn Host, compiled: Rc<Compiled>) -> Self {
+        let mut remotes: Vec<Option<RemoteKeys>> = compiled
+            .providers
+            .iter()
+            .map(|p| match &p.keys {
+                KeySource::Remote(spec) => Some(RemoteKeys::new(
+                    Keys::new(&compiled.fingerprint, &p.name),
+                    spec.as_ref().clone(),
+                )),
+                KeySource::Local(_) => None,
+            })
+            .collect();
+        for remote in remotes.iter_mut().flatten() {
+            remote.sync(host);
+        }
+        Self {
+            caches: compiled
+                .providers
+                .iter()
+                .map(|p| TokenCache::new(p.cache_size))
+                .collect(),
+            fetcher: Fetcher::new(worker_id(host, &compiled.fingerprint)),
+            remotes,
+            wanted: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            metrics: Metrics::define(host),
+            compiled,
+        }
+    }
+
+    /// The configuration.
+    pub fn compiled(&self) -> &Rc<Compiled> {
+        &self.compiled
+    }
+
+    /// This worker's id (as written in leases).
+    pub fn id(&self) -> &str {
+        self.fetcher.owner()
+    }
+
+    /// Requests waiting for keys.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Decides a request; a `Wait` verdict registers it (keeping `since` when it waits again).
+    pub fn decide(
+        &mut self,
+        host: &dyn Host,
+        context_id: u32,
+        headers: &[(String, String)],
+        state: &StateCell,
+        since: Option<u64>,
+        may_wait: bool,
+    ) -> Verdict {
+        let now = host.unix_nanos();
+        let mut stats = Stats::default();
+        let view = View {
+            compiled: &self.compiled,
+            remotes: &self.remotes,
+        };
+        let req = Request {
+            headers,
+            now_ns: now,
+            may_wait,
+        };
+        let verdict = authenticate(&self.compiled, &view, &mut self.caches, req, &mut stats);
+        self.metrics.count(host, &verdict, stats);
+        if let Verdict::Wait { providers, refetch } = &verdict {
+            let watch = providers
+                .iter()
+                .filter_map(|p| {
+                    let remote = self.remotes.get(*p)?.as_ref()?;
+                    Some((*p, remote.progress()))
+                })
+                .collect();
+            self.wanted.extend(refetch.iter().copied());
+            state.set(RequestState::WaitingForKeys);
+            self.pending.insert(
+                context_id,
+                Waiting {
+                    since: since.unwrap_or(now),
+                    watch,
+                    state: Rc::clone(state),
+                },
+            );
+            log::debug!("#{context_id} jwt: waiting for keys of providers {providers:?}");
+        }
+        verdict
+    }
+
+    /// Reads the shared key records, starts due fetches, and returns the requests whose wait is over.
+    /// Fetches start before any request is resumed (a resumed request may run other contexts).
+    pub fn tick(&mut self, host: &dyn Host) -> Vec<Due> {
+        let now = host.unix_nanos();
+        for (p, slot) in self.remotes.iter_mut().enumerate() {
+            let Some(remote) = slot.as_mut() else {
+                continue;
+            };
+            remote.sync(host);
+            if remote.due(now, self.wanted.contains(&p)) && !self.fetcher.fetching(p) {
+                if let Some(outcome) = self.fetcher.start(host, p, remote, now) {
+                    count_fetch(&self.metrics, host, &outcome);
+                }
+            }
+        }
+        self.wanted.clear();
+        self.due(now)
+    }
+
+    /// Handles the answer of a key fetch call; returns the requests whose wait is over.
+    pub fn on_call_response(&mut self, host: &dyn Host, token: u32, body_size: usize) -> Vec<Due> {
+        let now = host.unix_nanos();
+        if let Some((_, outcome)) =
+            self.fetcher
+                .on_response(host, token, body_size, &mut self.remotes, now)
+        {
+            count_fetch(&self.metrics, host, &outcome);
+        }
+        self.due(now)
+    }
+
+    /// Drops a request that ended while waiting.
+    pub fn forget(&mut self, context_id: u32) {
+        self.pending.remove(&context_id);
+    }
+
+    fn due(&mut self, now: u64) -> Vec<Due> {
+        let timeout = u64::try_from(self.compiled.keys_wait_timeout.as_nanos()).unwrap_or(u64::MAX);
+        let remotes = &self.remotes;
+        let ready: Vec<(u32, bool)> = self
+            .pending
+            .iter()
+            .filter_map(|(id, w)| {
+                let timed_out = now.saturating_sub(w.since) >= timeout;
+                let moved = w.watch.iter().any(|(p, seen)| {
+                    remotes
+                        .get(*p)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|r| r.progress() != *seen)
+                });
+                (timed_out || moved).then_some((*id, !timed_out))
+            })
+            .collect();
+        ready
+            .into_iter()
+            .filter_map(|(id, may_wait)| {
+                let w = self.pending.remove(&id)?;
+                Some(Due {
+                    context_id: id,
+                    since: w.since,
+                    may_wait,
+                    state: w.state,
+                })
+            })
+            .collect()
+    }
+}
+
+fn count_fetch(metrics: &Metrics, host: &dyn Host, outcome: &Fetched) {
+    match outcome {
+        Fetched::Keys => metrics.jwks_fetch_success.inc(host),
+        Fetched::Failed(_) => metrics.jwks_fetch_failed.inc(host),
+        Fetched::Continued => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;
