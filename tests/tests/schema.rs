@@ -1,0 +1,438 @@
+//! The schema filter through a real Envoy, with the shop API of
+//! `filters/schema/tests/fixtures/shop-openapi-3.1.json` (see the README beside it): valid
+//! requests reach the upstream byte for byte; each kind of violation gets its status and
+//! problem body; oversized bodies are refused without being read (`Content-Length`) or cut off
+//! at the limit (chunked); report-only mode; counters; config errors; the example config.
+// Test helpers: a failed set-up should fail the test loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine;
+use palisade_e2e::envoy::validate_config;
+use palisade_e2e::paths::{scratch_dir, wasm_module, workspace_root};
+use palisade_e2e::{Envoy, Filter, Response, Upstream};
+use serde_json::{json, Value};
+
+fn shop() -> Value {
+    let path = workspace_root().join("filters/schema/tests/fixtures/shop-openapi-3.1.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Envoy with the schema filter over the shop API; `extra` is merged into the config.
+fn start(extra: Value) -> (Upstream, Envoy) {
+    let mut config = json!({"openapi": shop()});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let upstream = Upstream::start();
+    let envoy = Envoy::builder()
+        .filter(Filter::wasm("schema", config))
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
+    (upstream, envoy)
+}
+
+const REQUEST_ID: &str = "0b9f3c1e-8d4a-4c55-9a9e-1f0c2b7d6e5a";
+
+/// A valid order with `n` items (about 90 bytes each; at most 1000 are allowed).
+fn order(n: usize) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|i| json!({"sku": format!("ABC-{:04}", i % 10_000), "qty": 1 + i % 100, "price": 0.5 + i as f64, "tags": ["gift", "fragile"]}))
+        .collect();
+    json!({
+        "customer": {"id": "c1", "email": "ann@example.com"},
+        "items": items,
+        "payment": {"type": "card", "number": "4111111111111111"},
+        "note": null
+    })
+}
+
+fn post_order(envoy: &Envoy, body: &[u8]) -> palisade_e2e::RequestBuilder {
+    envoy
+        .request("POST", "/v1/orders?dry_run=false")
+        .header("content-type", "application/json; charset=utf-8")
+        .header("x-request-id", REQUEST_ID)
+        .body(body.to_vec())
+}
+
+fn echoed_body(resp: &Response) -> Vec<u8> {
+    let b64 = resp.json()["body_b64"].as_str().unwrap().to_string();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// Asserts a problem answer; returns its body.
+fn problem(resp: &Response, status: u16) -> Value {
+    assert_eq!(resp.status, status, "{}", resp.text());
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = resp.json();
+    assert_eq!(body["status"], status);
+    body
+}
+
+fn violations(body: &Value) -> Vec<String> {
+    body["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {} {}",
+                v["in"].as_str().unwrap(),
+                v["pointer"].as_str().unwrap(),
+                v["keyword"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Envoy flushes its log file every few seconds: wait for a line.
+fn wait_for_log(envoy: &Envoy, line: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if envoy.log().contains(line) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn valid_requests_reach_the_upstream_byte_for_byte() {
+    let (upstream, envoy) = start(json!({}));
+    let resp = envoy
+        .request("GET", "/v1/products?limit=10&tags=red,blue&sort=-price")
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["path"],
+        "/v1/products?limit=10&tags=red,blue&sort=-price"
+    );
+
+    // Odd but valid JSON formatting must arrive exactly as sent.
+    let body = format!(
+        "{{ \"customer\" : {{\"id\":\"c1\",\"email\":\"ann@example.com\"}},\n\t\"items\":[{{\"sku\":\"ABC-0001\",\"qty\":1,\"price\":1.50}}],\"payment\":{}, \"note\":\"caf\\u00e9 ✓\" }}",
+        r#"{"type":"iban","iban":"DE89370400440532013000"}"#
+    );
+    let resp = post_order(&envoy, body.as_bytes()).send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), body.as_bytes());
+    assert_eq!(
+        resp.upstream_header("x-request-id").as_deref(),
+        Some(REQUEST_ID)
+    );
+
+    // A 64 KiB body, sent chunked: buffered across many body callbacks, then passed on whole.
+    let big = serde_json::to_vec(&order(1000)).unwrap();
+    assert!(big.len() > 64 * 1024, "{}", big.len());
+    let resp = post_order(&envoy, &big).chunked().send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), big);
+
+    let resp = envoy
+        .request("PUT", "/v1/orders/3/items/0")
+        .header("content-type", "application/json")
+        .body(br#"{"sku":"XYZ-0009","qty":3,"price":2}"#.to_vec())
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = envoy
+        .request("GET", "/v1/orders/3")
+        .header("cookie", "session=0123456789")
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let png = vec![0x89u8; 3000];
+    let resp = envoy
+        .request("PUT", "/v1/products/P0001/image")
+        .header("content-type", "image/png")
+        .body(png.clone())
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), png);
+    assert_eq!(upstream.hits(), 6);
+    assert_eq!(envoy.stat("wasmcustom.palisade_schema_validated"), Some(6));
+}
+
+#[test]
+fn each_kind_of_violation_gets_its_status_and_problem() {
+    let (upstream, envoy) = start(json!({}));
+    let p = problem(
+        &envoy.request("GET", "/v1/products?limit=0&tags=Red").send(),
+        400,
+    );
+    assert_eq!(p["type"], "https://palisade.dev/problems/invalid-request");
+    assert_eq!(
+        violations(&p),
+        vec!["query /limit minimum", "query /tags/0 pattern"]
+    );
+    assert_eq!(
+        p["violations"][0]["message"], "is too small",
+        "terse by default"
+    );
+    let p = problem(&envoy.request("GET", "/v1/products/nope").send(), 400);
+    assert_eq!(violations(&p), vec!["path /productId pattern"]);
+    let p = problem(&envoy.request("GET", "/v1/orders/7").send(), 400);
+    assert_eq!(violations(&p), vec!["cookie /session required"]);
+    let p = problem(
+        &envoy.request("GET", "/v1/products?limit=1&limit=2").send(),
+        400,
+    );
+    assert_eq!(violations(&p), vec!["query /limit duplicate"]);
+
+    let resp = envoy.request("GET", "/v1/customers").send();
+    assert_eq!(
+        problem(&resp, 404)["type"],
+        "https://palisade.dev/problems/unknown-path"
+    );
+    let resp = envoy
+        .request("PATCH", "/v1/orders/7")
+        .body(b"{}".to_vec())
+        .send();
+    problem(&resp, 405);
+    assert_eq!(resp.header("allow"), Some("GET, DELETE"));
+
+    let resp = envoy
+        .request("POST", "/v1/orders")
+        .header("x-request-id", REQUEST_ID)
+        .header("content-type", "text/plain")
+        .body(b"hello".to_vec())
+        .send();
+    problem(&resp, 415);
+    assert_eq!(
+        upstream.hits(),
+        0,
+        "refused in the header phase: nothing reached the upstream"
+    );
+
+    let mut bad = order(3);
+    bad["items"][1]["price"] = json!(-1);
+    bad["items"][2]["sku"] = json!("lower-case");
+    bad["payment"] = json!({"type": "card", "number": "4111111111111111", "iban": "x"});
+    let p = problem(
+        &post_order(&envoy, &serde_json::to_vec(&bad).unwrap()).send(),
+        400,
+    );
+    let mut got = violations(&p);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "body /items/1/price exclusiveMinimum",
+            "body /items/2/sku pattern",
+            "body /payment oneOf"
+        ]
+    );
+
+    let p = problem(
+        &post_order(&envoy, br#"{"customer":{"id":"a","id":"b"}}"#).send(),
+        400,
+    );
+    assert_eq!(violations(&p), vec!["body /customer/id duplicateKey"]);
+    let p = problem(&post_order(&envoy, b"{\"customer\":").send(), 400);
+    assert_eq!(violations(&p), vec!["body  syntax"]);
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let p = problem(&post_order(&envoy, deep.as_bytes()).send(), 400);
+    assert_eq!(violations(&p), vec!["body  maxDepth"]);
+    let resp = envoy
+        .request("POST", "/v1/orders")
+        .header("x-request-id", REQUEST_ID)
+        .send();
+    assert_eq!(violations(&problem(&resp, 400)), vec!["body  required"]);
+
+    let stat = |name: &str| envoy.stat(&format!("wasmcustom.palisade_schema_{name}"));
+    assert_eq!(stat("rejected_invalid_parameters"), Some(4));
+    // A missing required body counts as a body violation.
+    assert_eq!(stat("rejected_invalid_body"), Some(5));
+    assert_eq!(stat("rejected_unknown_path"), Some(1));
+    assert_eq!(stat("rejected_method_not_allowed"), Some(1));
+    assert_eq!(stat("rejected_unsupported_media_type"), Some(1));
+    assert_eq!(stat("unmatched_operation"), Some(2));
+    assert_eq!(stat("validated"), Some(0));
+}
+
+#[test]
+fn verbose_answers_carry_schema_details() {
+    let (_upstream, envoy) = start(json!({"verbose": true, "max_violations": 1}));
+    let p = problem(
+        &envoy.request("GET", "/v1/products?limit=0&sort=x").send(),
+        400,
+    );
+    assert_eq!(p["operation"], "listProducts");
+    assert_eq!(p["violations"].as_array().unwrap().len(), 1);
+    assert_eq!(p["violations_total"], 2);
+    assert_eq!(
+        p["violations"][0]["schema"],
+        "#/paths/~1products/get/parameters/0/schema/minimum"
+    );
+    assert!(
+        p["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(">=1"),
+        "{p}"
+    );
+}
+
+#[test]
+fn an_oversized_content_length_is_refused_before_the_body_is_sent() {
+    let (upstream, envoy) =
+        start(json!({"operations": {"createOrder": {"max_body_bytes": 65536}}}));
+    // Headers only: the answer must come without a byte of the body.
+    let head = format!(
+        "POST /v1/orders HTTP/1.1\r\nhost: shop\r\ncontent-type: application/json\r\nx-request-id: {REQUEST_ID}\r\ncontent-length: 65537\r\n\r\n"
+    );
+    let resp = envoy.send_raw(head.as_bytes());
+    assert_eq!(
+        problem(&resp, 413)["type"],
+        "https://palisade.dev/problems/body-too-large"
+    );
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(
+        envoy.stat("wasmcustom.palisade_schema_body_too_large"),
+        Some(1)
+    );
+    // Exactly at the limit is fine (the body is invalid, but it is read and validated).
+    let resp = post_order(&envoy, &vec![b' '; 65536]).send();
+    assert_eq!(violations(&problem(&resp, 400)), vec!["body  syntax"]);
+}
+
+#[test]
+fn a_chunked_oversized_body_is_cut_off_at_the_limit() {
+    let (_upstream, envoy) =
+        start(json!({"operations": {"createOrder": {"max_body_bytes": 65536}}}));
+    // Valid JSON far over the limit: 8 MiB (an order padded with whitespace).
+    let mut big = serde_json::to_vec(&order(1000)).unwrap();
+    big.resize(8 * 1024 * 1024, b' ');
+    let resp = post_order(&envoy, &big).chunked().send();
+    problem(&resp, 413);
+    // (The upstream may have seen the request head: the header phase passes on while the body
+    // is held back, so the router can open the upstream request before the body is refused.)
+    // Answered mid-body: Envoy closed the connection before the client could send it all.
+    let received = envoy
+        .stat("http.ingress.downstream_cx_rx_bytes_total")
+        .unwrap();
+    assert!(
+        received < big.len() as u64,
+        "received {received} of {}",
+        big.len()
+    );
+    // The streaming (unvalidated) image upload is held to its limit too.
+    let resp = envoy
+        .request("PUT", "/v1/products/P0001/image")
+        .header("content-type", "image/png")
+        .body(vec![0u8; 2 * 1024 * 1024])
+        .chunked()
+        .send();
+    problem(&resp, 413);
+    assert_eq!(
+        envoy.stat("wasmcustom.palisade_schema_body_too_large"),
+        Some(2)
+    );
+}
+
+#[test]
+fn report_only_lets_violations_through_and_counts_them() {
+    let (upstream, envoy) = start(json!({"report_only": true}));
+    let resp = envoy.request("GET", "/v1/products?limit=0").send();
+    assert_eq!(resp.status, 200);
+    let resp = post_order(&envoy, br#"{"items": []}"#).send();
+    assert_eq!(resp.status, 200);
+    assert_eq!(echoed_body(&resp), br#"{"items": []}"#);
+    assert_eq!(upstream.hits(), 2);
+    assert_eq!(envoy.stat("wasmcustom.palisade_schema_reported"), Some(2));
+    let line = "report-only: listProducts: invalid_parameters query /limit minimum";
+    assert!(
+        wait_for_log(&envoy, line),
+        "no `{line}` in\n{}",
+        envoy.log()
+    );
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_field_named() {
+    let upstream = Upstream::start();
+    let mut doc = shop();
+    doc["paths"]["/products"]["get"]["parameters"][0]["schema"] =
+        json!({"$ref": "#/components/schemas/Nope"});
+    for (config, line) in [
+        (
+            json!({"openapi": shop(), "max_violations": 0}),
+            "invalid configuration at `max_violations`",
+        ),
+        (
+            json!({"openapi": doc}),
+            "invalid configuration at `openapi.paths./products.get.parameters[0].schema`",
+        ),
+        (
+            json!({"routes": [{"body": {"schema": {"$ref": "https://example.com/s.json"}}}]}),
+            "never fetched",
+        ),
+    ] {
+        let err = Envoy::builder()
+            .filter(Filter::wasm("schema", config.clone()))
+            .start(&upstream)
+            .err()
+            .unwrap_or_else(|| panic!("envoy accepted {config}"));
+        assert!(err.log.contains(line), "no `{line}` in\n{}", err.log);
+    }
+}
+
+#[test]
+fn the_example_envoy_config_validates() {
+    let example = workspace_root().join("envoy/schema.yaml");
+    let yaml = std::fs::read_to_string(&example).unwrap();
+    let relative = "target/wasm32-wasip1/release/palisade_schema.wasm";
+    assert!(yaml.contains(relative), "the example loads {relative}");
+    let module = wasm_module("schema").display().to_string();
+    let dir = scratch_dir("schema-example");
+    let config = dir.join("schema.yaml");
+    std::fs::write(&config, yaml.replace(relative, &module)).unwrap();
+    let result = validate_config(&config);
+    // Validation runs the filter's on_configure: the same file with a bad value is refused.
+    let setting = r#""max_violations": 20"#;
+    assert!(yaml.contains(setting), "the example sets {setting}");
+    std::fs::write(
+        &config,
+        yaml.replace(relative, &module)
+            .replace(setting, r#""max_violations": 0"#),
+    )
+    .unwrap();
+    let refused = validate_config(&config);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(out) = result {
+        panic!("envoy/schema.yaml does not validate:\n{out}");
+    }
+    let out = refused.expect_err("max_violations 0 must be refused");
+    assert!(out.contains("`max_violations`"), "{out}");
+}
+
+#[test]
+fn the_default_limit_is_one_mebibyte_given_room_in_envoys_buffer() {
+    // Envoy answers a plain-text 413 itself once a buffering filter holds more than the
+    // listener's buffer limit (1 MiB by default): give it room, as envoy/schema.yaml does.
+    let upstream = Upstream::start();
+    let envoy = Envoy::builder()
+        .filter(Filter::wasm("schema", json!({"openapi": shop()})))
+        .patch(|b| {
+            b["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] =
+                json!(2 * 1024 * 1024)
+        })
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
+    let mut body = serde_json::to_vec(&order(1000)).unwrap();
+    body.resize(1024 * 1024, b' ');
+    let resp = post_order(&envoy, &body).chunked().send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["body_len"], 1024 * 1024);
+    body.push(b' ');
+    problem(&post_order(&envoy, &body).chunked().send(), 413);
+    problem(&post_order(&envoy, &body).send(), 413);
+}
