@@ -197,6 +197,17 @@ pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, 
             },
         });
     }
+    let keys_wait_timeout = secs(config.keys_wait_timeout, Duration::from_secs(10));
+    for p in &providers {
+        if let KeySource::Remote(r) = &p.keys {
+            if r.kid_refetch_interval >= keys_wait_timeout {
+                return Err(ConfigError::at(
+                    format!("providers.{}.remote_jwks.unknown_kid_refetch_interval", p.name),
+                    "must be shorter than keys_wait_timeout, or tokens of a rotated key time out waiting",
+                ));
+            }
+        }
+    }
     let keys_unavailable = compile_keys_unavailable(config)?;
     let headers_to_clear = headers_to_clear(&providers, &keys_unavailable)?;
     let max_token_size = config.max_token_size.unwrap_or(DEFAULT_MAX_TOKEN_SIZE);
@@ -209,7 +220,7 @@ pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, 
         bypass_cors_preflight: config.bypass_cors_preflight,
         realm: config.realm.clone(),
         keys_unavailable,
-        keys_wait_timeout: secs(config.keys_wait_timeout, Duration::from_secs(5)),
+        keys_wait_timeout,
         max_token_size,
         headers_to_clear,
         fingerprint,
@@ -465,7 +476,7 @@ fn compile_remote(r: &RemoteJwksConfig, issuer: Option<&str>) -> Result<RemoteSp
             max,
             failed_refetch,
         },
-        kid_refetch_interval: secs(r.unknown_kid_refetch_interval, Duration::from_secs(5)),
+        kid_refetch_interval: secs(r.unknown_kid_refetch_interval, Duration::from_secs(3)),
     })
 }
 

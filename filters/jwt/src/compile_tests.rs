@@ -171,6 +171,14 @@ fn mistakes_name_their_field() {
     v["rules"][0]["match"] = json!({"prefix": "nope"});
     assert_eq!(error_at(&v), "rules[0].match.prefix");
 
+    let mut v = full();
+    v["keys_wait_timeout"] = json!("2s");
+    v["providers"]["idp"]["remote_jwks"]["unknown_kid_refetch_interval"] = json!("2s");
+    assert_eq!(
+        error_at(&v),
+        "providers.idp.remote_jwks.unknown_kid_refetch_interval"
+    );
+
     assert_eq!(error_at(&json!({})), "providers");
 }
 

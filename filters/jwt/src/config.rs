@@ -29,7 +29,7 @@ pub struct Config {
     /// What to do when a key set cannot be loaded.
     #[serde(default)]
     pub keys_unavailable: KeysUnavailableConfig,
-    /// How long a request waits for keys being fetched (default 5s).
+    /// How long a request waits for keys being fetched, or refetched for an unknown `kid` (default 10s).
     #[serde(default)]
     pub keys_wait_timeout: Option<ConfigDuration>,
     /// Longest token accepted, in bytes (default 8192).
@@ -146,7 +146,8 @@ pub struct RemoteJwksConfig {
     /// Find the JWKS URL through OpenID Connect discovery.
     #[serde(default)]
     pub oidc_discovery: bool,
-    /// Shortest time between two fetches caused by tokens with an unknown `kid` (default 5s).
+    /// Shortest time since the last fetch before a token with an unknown `kid` causes another
+    /// (default 3s); such a token waits for it rather than being refused.
     #[serde(default)]
     pub unknown_kid_refetch_interval: Option<ConfigDuration>,
 }

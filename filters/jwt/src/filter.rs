@@ -49,14 +49,7 @@ impl JwtRoot {
             let headers = host.headers(HeaderMap::Request);
             // The borrow ends before the verdict is applied: answering may run other callbacks.
             let verdict = match worker.try_borrow_mut() {
-                Ok(mut w) => w.decide(
-                    &host,
-                    d.context_id,
-                    &headers,
-                    &d.state,
-                    Some(d.since),
-                    d.may_wait,
-                ),
+                Ok(mut w) => w.decide(&host, d.context_id, &headers, &d.state, Some(d.resume)),
                 Err(_) => continue,
             };
             apply(&host, d.context_id, &verdict, &d.state, true);
@@ -150,7 +143,7 @@ impl HttpContext for JwtRequest {
                     host.set_header(HeaderMap::Request, name, None);
                 }
                 let headers = host.headers(HeaderMap::Request);
-                w.decide(&host, self.context_id, &headers, &self.state, None, true)
+                w.decide(&host, self.context_id, &headers, &self.state, None)
             }
             Err(_) => {
                 log::error!(

@@ -82,7 +82,8 @@ pub enum Availability<'a> {
         keys: &'a KeySet,
         /// Their version (0 for local keys).
         version: u64,
-        /// A token with an unknown `kid` may wait for a refetch.
+        /// The keys can be refetched, so a token with an unknown `kid` may wait for the next
+        /// refetch (rate-limited, bounded by `keys_wait_timeout`) instead of being refused.
         can_refetch: bool,
     },
     /// A fetch is under way or due: wait.
@@ -185,7 +186,7 @@ impl RemoteKeys {
             (Some(keys), record) => Availability::Ready {
                 keys,
                 version: record.as_ref().map_or(0, |r| r.version),
-                can_refetch: self.busy(now) || self.refetch_allowed(now),
+                can_refetch: true,
             },
             (None, None) => Availability::Loading,
             (None, Some(_)) if self.busy(now) => Availability::Loading,

@@ -57,6 +57,8 @@ pub struct Request<'a> {
     pub now_ns: u64,
     /// Whether waiting for keys is still allowed (false once the wait timed out).
     pub may_wait: bool,
+    /// Whether an unknown `kid` may wait for a refetch (false once a fetch finished during the wait).
+    pub kid_wait: bool,
 }
 
 enum One {
@@ -312,7 +314,7 @@ fn verify_one(
                 One::Verified(verified)
             }
             Err(TokenError::UnknownKid(_))
-                if req.may_wait && can_refetch && matches!(provider.keys, KeySource::Remote(_)) =>
+                if req.kid_wait && can_refetch && matches!(provider.keys, KeySource::Remote(_)) =>
             {
                 One::Wait { refetch: true }
             }

@@ -138,6 +138,7 @@ impl Fixture {
             headers: &h,
             now_ns: NOW_NS,
             may_wait,
+            kid_wait: may_wait,
         };
         (
             authenticate(&self.compiled, &view, &mut self.caches, req, &mut stats),
@@ -474,6 +475,7 @@ fn cors_preflight_bypass() {
         headers: &h2,
         now_ns: NOW_NS,
         may_wait: true,
+        kid_wait: true,
     };
     let v = authenticate(
         &f.compiled,
@@ -487,6 +489,7 @@ fn cors_preflight_bypass() {
         headers: &h,
         now_ns: NOW_NS,
         may_wait: true,
+        kid_wait: true,
     };
     let v = authenticate(
         &f.compiled,

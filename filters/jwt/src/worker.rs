@@ -33,7 +33,20 @@ pub type StateCell = Rc<Cell<RequestState>>;
 struct Waiting {
     since: u64,
     watch: Vec<(usize, (u64, u64))>,
+    /// Providers this request wants refetched (its token's `kid` is unknown).
+    refetch: Vec<usize>,
     state: StateCell,
+}
+
+/// How a waiting request's wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// When it started waiting (kept if it waits again).
+    pub since: u64,
+    /// `false` once the wait timed out: decide without waiting again.
+    pub may_wait: bool,
+    /// A fetch finished meanwhile: an unknown `kid` is now final.
+    pub fetched: bool,
 }
 
 /// A paused request whose wait is over: decide it again.
@@ -41,12 +54,10 @@ struct Waiting {
 pub struct Due {
     /// Its context.
     pub context_id: u32,
-    /// When it started waiting (kept if it waits again).
-    pub since: u64,
-    /// `false` once the wait timed out: decide without keys.
-    pub may_wait: bool,
     /// Its state.
     pub state: StateCell,
+    /// How the wait ended.
+    pub resume: Resume,
 }
 
 struct View<'a> {
@@ -97,7 +108,6 @@ pub struct Worker {
     remotes: Vec<Option<RemoteKeys>>,
     caches: Vec<TokenCache>,
     fetcher: Fetcher,
-    wanted: BTreeSet<usize>,
     pending: BTreeMap<u32, Waiting>,
     metrics: Metrics,
 }
@@ -127,7 +137,6 @@ impl Worker {
                 .collect(),
             fetcher: Fetcher::new(worker_id(host, &compiled.fingerprint)),
             remotes,
-            wanted: BTreeSet::new(),
             pending: BTreeMap::new(),
             metrics: Metrics::define(host),
             compiled,
@@ -149,16 +158,17 @@ impl Worker {
         self.pending.len()
     }
 
-    /// Decides a request; a `Wait` verdict registers it (keeping `since` when it waits again).
+    /// Decides a request (`resume`: it waited before); a `Wait` verdict registers it.
     pub fn decide(
         &mut self,
         host: &dyn Host,
         context_id: u32,
         headers: &[(String, String)],
         state: &StateCell,
-        since: Option<u64>,
-        may_wait: bool,
+        resume: Option<Resume>,
     ) -> Verdict {
+        let may_wait = resume.is_none_or(|r| r.may_wait);
+        let since = resume.map(|r| r.since);
         let now = host.unix_nanos();
         let mut stats = Stats::default();
         let view = View {
@@ -169,6 +179,7 @@ impl Worker {
             headers,
             now_ns: now,
             may_wait,
+            kid_wait: resume.is_none_or(|r| r.may_wait && !r.fetched),
         };
         let verdict = authenticate(&self.compiled, &view, &mut self.caches, req, &mut stats);
         self.metrics.count(host, &verdict, stats);
@@ -180,13 +191,13 @@ impl Worker {
                     Some((*p, remote.progress()))
                 })
                 .collect();
-            self.wanted.extend(refetch.iter().copied());
             state.set(RequestState::WaitingForKeys);
             self.pending.insert(
                 context_id,
                 Waiting {
                     since: since.unwrap_or(now),
                     watch,
+                    refetch: refetch.clone(),
                     state: Rc::clone(state),
                 },
             );
@@ -199,18 +210,23 @@ impl Worker {
     /// Fetches start before any request is resumed (a resumed request may run other contexts).
     pub fn tick(&mut self, host: &dyn Host) -> Vec<Due> {
         let now = host.unix_nanos();
+        // Refetches are wanted as long as a request waits for one (the rate limit may delay it).
+        let wanted: BTreeSet<usize> = self
+            .pending
+            .values()
+            .flat_map(|w| w.refetch.iter().copied())
+            .collect();
         for (p, slot) in self.remotes.iter_mut().enumerate() {
             let Some(remote) = slot.as_mut() else {
                 continue;
             };
             remote.sync(host);
-            if remote.due(now, self.wanted.contains(&p)) && !self.fetcher.fetching(p) {
+            if remote.due(now, wanted.contains(&p)) && !self.fetcher.fetching(p) {
                 if let Some(outcome) = self.fetcher.start(host, p, remote, now) {
                     count_fetch(&self.metrics, host, &outcome);
                 }
             }
         }
-        self.wanted.clear();
         self.due(now)
     }
 
@@ -234,7 +250,7 @@ impl Worker {
     fn due(&mut self, now: u64) -> Vec<Due> {
         let timeout = u64::try_from(self.compiled.keys_wait_timeout.as_nanos()).unwrap_or(u64::MAX);
         let remotes = &self.remotes;
-        let ready: Vec<(u32, bool)> = self
+        let ready: Vec<(u32, bool, bool)> = self
             .pending
             .iter()
             .filter_map(|(id, w)| {
@@ -245,18 +261,21 @@ impl Worker {
                         .and_then(Option::as_ref)
                         .is_some_and(|r| r.progress() != *seen)
                 });
-                (timed_out || moved).then_some((*id, !timed_out))
+                (timed_out || moved).then_some((*id, !timed_out, moved))
             })
             .collect();
         ready
             .into_iter()
-            .filter_map(|(id, may_wait)| {
+            .filter_map(|(id, may_wait, fetched)| {
                 let w = self.pending.remove(&id)?;
                 Some(Due {
                     context_id: id,
-                    since: w.since,
-                    may_wait,
                     state: w.state,
+                    resume: Resume {
+                        since: w.since,
+                        may_wait,
+                        fetched,
+                    },
                 })
             })
             .collect()

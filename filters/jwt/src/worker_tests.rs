@@ -22,12 +22,13 @@ fn config() -> Value {
             "remote_jwks": {
                 "http_uri": {"uri": "http://idp.example/jwks", "cluster": "idp", "timeout": "1s"},
                 "cache_duration": "60s",
+                "unknown_kid_refetch_interval": "5s",
                 "retry_policy": {"num_retries": 5, "retry_back_off": {"base_interval": "200ms", "max_interval": "1s"}}
             },
             "claim_to_headers": [{"header_name": "x-sub", "claim_name": "sub"}]
         }},
         "rules": [{"requires": {"provider_name": "idp"}}],
-        "keys_wait_timeout": "3s"
+        "keys_wait_timeout": "6s"
     })
 }
 
@@ -87,7 +88,7 @@ fn a_request_before_the_first_key_set_waits_then_passes() {
     let mut b = worker(&host);
     assert_ne!(a.id(), b.id());
     let state = cell();
-    let v = a.decide(&host, 7, &request(&token(&pair, "k1")), &state, None, true);
+    let v = a.decide(&host, 7, &request(&token(&pair, "k1")), &state, None);
     assert!(matches!(v, Verdict::Wait { .. }));
     assert_eq!(state.get(), RequestState::WaitingForKeys);
     assert_eq!(host.metric("palisade_jwt_paused"), Some(1));
@@ -97,21 +98,20 @@ fn a_request_before_the_first_key_set_waits_then_passes() {
 
     let due = answer(&host, &mut a, "200", &jwks(&[jwk]));
     assert_eq!(due.len(), 1);
-    assert_eq!((due[0].context_id, due[0].may_wait), (7, true));
+    assert_eq!((due[0].context_id, due[0].resume.may_wait), (7, true));
     let v = a.decide(
         &host,
         7,
         &request(&token(&pair, "k1")),
         &due[0].state,
-        Some(due[0].since),
-        true,
+        Some(due[0].resume),
     );
     assert!(is_allow(&v), "{v:?}");
     assert_eq!(host.metric("palisade_jwt_jwks_fetch_success"), Some(1));
 
     // The other worker reads the published keys on its next tick, without fetching.
     b.tick(&host);
-    let v = b.decide(&host, 8, &request(&token(&pair, "k1")), &cell(), None, true);
+    let v = b.decide(&host, 8, &request(&token(&pair, "k1")), &cell(), None);
     assert!(is_allow(&v), "{v:?}");
     assert_eq!(host.calls().len(), 1);
 }
@@ -122,29 +122,22 @@ fn keys_server_down_at_start_then_up() {
     let (jwk, pair) = jwk_of_es256("k1");
     let mut w = worker(&host);
     let t = token(&pair, "k1");
-    w.decide(&host, 1, &request(&t), &cell(), None, true);
+    w.decide(&host, 1, &request(&t), &cell(), None);
     w.tick(&host);
     let due = answer(&host, &mut w, "503", "down");
     assert_eq!(due.len(), 1, "a failed fetch ends the wait at once");
-    let v = w.decide(
-        &host,
-        1,
-        &request(&t),
-        &due[0].state,
-        Some(due[0].since),
-        due[0].may_wait,
-    );
+    let v = w.decide(&host, 1, &request(&t), &due[0].state, Some(due[0].resume));
     assert_eq!(status(&v), 401);
     assert_eq!(host.metric("palisade_jwt_denied_keys_unavailable"), Some(1));
     assert_eq!(host.metric("palisade_jwt_jwks_fetch_failed"), Some(1));
     // Before the retry is due, requests are answered at once.
-    let v = w.decide(&host, 2, &request(&t), &cell(), None, true);
+    let v = w.decide(&host, 2, &request(&t), &cell(), None);
     assert_eq!(status(&v), 401);
     host.advance(Duration::from_millis(200));
     w.tick(&host);
     assert_eq!(host.calls().len(), 2, "retried after the backoff");
     answer(&host, &mut w, "200", &jwks(&[jwk]));
-    let v = w.decide(&host, 3, &request(&t), &cell(), None, true);
+    let v = w.decide(&host, 3, &request(&t), &cell(), None);
     assert!(is_allow(&v), "{v:?}");
 }
 
@@ -156,19 +149,14 @@ fn rotation_waits_for_one_refetch_instead_of_refusing() {
     let mut w = worker(&host);
     w.tick(&host);
     answer(&host, &mut w, "200", &jwks(std::slice::from_ref(&jwk1)));
-    host.advance(Duration::from_secs(10));
-    assert!(is_allow(&w.decide(
-        &host,
-        1,
-        &request(&token(&pair1, "k1")),
-        &cell(),
-        None,
-        true
-    )));
+    host.advance(Duration::from_secs(3));
+    let old = token(&pair1, "k1");
+    assert!(is_allow(&w.decide(&host, 1, &request(&old), &cell(), None)));
 
-    // The issuer rotated: two requests with the new kid arrive before the refetch finishes.
+    // The issuer rotated three seconds after our fetch: new-kid tokens wait for the next refetch
+    // the rate limit allows (5s after the last), instead of being refused meanwhile.
     let new = token(&pair2, "k2");
-    let v1 = w.decide(&host, 2, &request(&new), &cell(), None, true);
+    let v1 = w.decide(&host, 2, &request(&new), &cell(), None);
     assert_eq!(
         v1,
         Verdict::Wait {
@@ -177,42 +165,53 @@ fn rotation_waits_for_one_refetch_instead_of_refusing() {
         }
     );
     w.tick(&host);
-    assert_eq!(host.calls().len(), 2, "one refetch");
-    let v2 = w.decide(&host, 3, &request(&new), &cell(), None, true);
+    assert_eq!(host.calls().len(), 1, "rate-limited: no refetch yet");
+    host.advance(Duration::from_secs(1));
+    let v2 = w.decide(&host, 3, &request(&new), &cell(), None);
     assert!(
         matches!(v2, Verdict::Wait { .. }),
         "the second waits for the same refetch"
     );
+    assert!(w.tick(&host).is_empty());
+    host.advance(Duration::from_secs(1));
+    assert!(w.tick(&host).is_empty());
+    assert_eq!(host.calls().len(), 2, "one refetch, once allowed");
     w.tick(&host);
     assert_eq!(host.calls().len(), 2, "no second refetch");
     let due = answer(&host, &mut w, "200", &jwks(&[jwk1, jwk2]));
     assert_eq!(due.len(), 2);
     for d in due {
+        assert!(d.resume.fetched && d.resume.may_wait);
         let v = w.decide(
             &host,
             d.context_id,
             &request(&new),
             &d.state,
-            Some(d.since),
-            d.may_wait,
+            Some(d.resume),
         );
         assert!(is_allow(&v), "{v:?}");
     }
     assert_eq!(host.metric("palisade_jwt_denied_invalid"), Some(0));
 
-    // A made-up kid right after: refetch rate-limited, refused at once.
+    // A made-up kid: it waits for the next allowed refetch, then is refused for good.
     let (_, stranger) = jwk_of_es256("k9");
-    let v = w.decide(
-        &host,
-        4,
-        &request(&token(&stranger, "k9")),
-        &cell(),
-        None,
-        true,
+    let made_up = request(&token(&stranger, "k9"));
+    host.advance(Duration::from_secs(3));
+    assert!(matches!(
+        w.decide(&host, 4, &made_up, &cell(), None),
+        Verdict::Wait { .. }
+    ));
+    host.advance(Duration::from_secs(2));
+    assert!(w.tick(&host).is_empty());
+    assert_eq!(host.calls().len(), 3);
+    let due = answer(&host, &mut w, "200", &jwks(&[jwk_of_es256("k2").0]));
+    let v = w.decide(&host, 4, &made_up, &due[0].state, Some(due[0].resume));
+    assert_eq!(
+        status(&v),
+        401,
+        "a fetch finished during the wait: the kid is unknown for good"
     );
-    assert_eq!(status(&v), 401);
-    w.tick(&host);
-    assert_eq!(host.calls().len(), 2);
+    assert_eq!(w.waiting(), 0);
 }
 
 #[test]
@@ -220,21 +219,20 @@ fn an_unanswered_wait_times_out_and_is_answered() {
     let host = MockHost::new().at_seconds(NOW);
     let (_, pair) = jwk_of_es256("k1");
     let mut w = worker(&host);
-    w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None, true);
+    w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None);
     w.tick(&host);
-    host.advance(Duration::from_millis(2900));
+    host.advance(Duration::from_millis(5900));
     assert!(w.tick(&host).is_empty());
     host.advance(Duration::from_millis(100));
     let due = w.tick(&host);
     assert_eq!(due.len(), 1);
-    assert!(!due[0].may_wait);
+    assert!(!due[0].resume.may_wait);
     let v = w.decide(
         &host,
         1,
         &request(&token(&pair, "k1")),
         &due[0].state,
-        Some(due[0].since),
-        false,
+        Some(due[0].resume),
     );
     assert_eq!(status(&v), 401);
     assert_eq!(w.waiting(), 0);
@@ -245,7 +243,7 @@ fn a_request_that_ends_while_waiting_is_forgotten() {
     let host = MockHost::new().at_seconds(NOW);
     let (_, pair) = jwk_of_es256("k1");
     let mut w = worker(&host);
-    w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None, true);
+    w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None);
     assert_eq!(w.waiting(), 1);
     w.forget(1);
     assert_eq!(w.waiting(), 0);
@@ -271,6 +269,6 @@ fn keys_are_refreshed_in_the_background_and_kept_when_refresh_fails() {
         "refresh after cache_duration, no request needed"
     );
     answer(&host, &mut w, "500", "");
-    let v = w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None, true);
+    let v = w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None);
     assert!(is_allow(&v), "stale keys still serve: {v:?}");
 }
