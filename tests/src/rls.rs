@@ -1,8 +1,8 @@
 //! The test rate-limit service (`tests/rls-server`: limitador with Redis storage behind an RLS v3
 //! gRPC server) on a free loopback port. Killed on drop, or earlier with [`RlsServer::kill`].
 //!
-//! The binary comes from `PALISADE_RLS_SERVER` (set by `cargo xtask`), else the newest
-//! `rls-server-*/release/palisade-rls-server` in the tool cache.
+//! The binary comes from `PALISADE_RLS_SERVER` (set by `cargo xtask test`), else the newest
+//! `rls-server/<source key>/palisade-rls-server` that `cargo xtask setup` filed in the tool cache.
 
 use crate::paths::{cache_dir, scratch_dir};
 use crate::redis::{free_port, wait_for_port, RedisServer};
@@ -15,14 +15,13 @@ pub fn rls_server_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PALISADE_RLS_SERVER") {
         return Some(PathBuf::from(path));
     }
-    let newest = std::fs::read_dir(cache_dir())
+    let newest = std::fs::read_dir(cache_dir().join("rls-server"))
         .ok()
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("rls-server-"))
-        .map(|e| e.path().join("release/palisade-rls-server"))
-        .filter(|p| p.exists())
+        .map(|e| e.path().join("palisade-rls-server"))
+        .filter(|p| p.is_file())
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
     if newest.is_none() {
         let why = "the test RLS server is not built: run `cargo xtask setup` (or set PALISADE_RLS_SERVER)";

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 /// Most limits one rule may carry (the slot table's records have room for this many).
 pub const MAX_LIMITS_PER_RULE: usize = 4;
-/// Smallest and largest slot table.
-const SLOTS_RANGE: std::ops::RangeInclusive<u32> = 4..=16_777_216;
+/// Smallest and largest slot table (about 52 bytes of Envoy memory per slot, all taken at start).
+const SLOTS_RANGE: std::ops::RangeInclusive<u32> = 4..=4_194_304;
 
 fn default_slots() -> u32 {
     65_536

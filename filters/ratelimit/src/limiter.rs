@@ -372,8 +372,8 @@ impl RequestLimiter {
             );
             return Decision::Continue;
         }
+        // No log line per refusal: a flood would flood the log; the counter records it.
         stats.limited.inc(host);
-        log::debug!("#{} rate limit `{}` refused", self.context_id, rule.name);
         Decision::Deny(denial)
     }
 }
