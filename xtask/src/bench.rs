@@ -467,18 +467,13 @@ fn tail(text: &str, lines: usize) -> String {
         .join("\n")
 }
 
-/// Envoy's `--version` line.
+/// Envoy's version, as `--version` prints it after `version: `.
 fn envoy_version(envoy: &Path) -> String {
-    Command::new(envoy)
-        .arg("--version")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_default()
+    let out = Command::new(envoy).arg("--version").output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    text.split_once("version: ")
+        .map_or(text.trim(), |(_, v)| v.trim())
+        .to_string()
 }

@@ -135,70 +135,12 @@ pub fn native_buffer() -> Value {
     })
 }
 
-/// The JSON Schema orders are checked against.
-pub fn order_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["customer", "items"],
-        "additionalProperties": false,
-        "properties": {
-            "customer": {"type": "string", "minLength": 1, "maxLength": 64},
-            "comment": {"type": "string", "maxLength": 131072},
-            "items": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["sku", "qty"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{6}$"},
-                        "qty": {"type": "integer", "minimum": 1, "maximum": 1000},
-                        "price": {"type": "number", "minimum": 0}
-                    }
-                }
-            }
-        }
-    })
-}
-
 /// The schema filter (plain mode) checking `POST /api/orders` bodies.
 pub fn schema() -> Value {
     json!({
         "routes": [{
             "match": {"prefix": "/api/orders", "methods": ["POST"]},
-            "body": {"schema": order_schema(), "required": true}
+            "body": {"schema": palisade_benches::order_schema(), "required": true}
         }]
     })
-}
-
-/// A valid order of exactly `size` bytes (for sizes of 128 and up): items, then a comment that
-/// pads it.
-pub fn order_body(size: usize) -> Vec<u8> {
-    let item = |i: usize| json!({"sku": format!("ABC-{:06}", i % 1_000_000), "qty": 1 + i % 9, "price": 9.5});
-    let mut items = Vec::new();
-    let render = |items: &Vec<Value>, comment: &str| {
-        json!({"customer": "c-1234", "items": items, "comment": comment}).to_string()
-    };
-    // Items fill about two thirds; the comment pads to the exact size.
-    while render(&items, "").len() < size * 2 / 3 || items.is_empty() {
-        items.push(item(items.len()));
-    }
-    let pad = size.saturating_sub(render(&items, "").len());
-    render(&items, &"x".repeat(pad)).into_bytes()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn order_bodies_have_the_exact_size_and_are_json() {
-        for size in [1024, 64 * 1024] {
-            let body = order_body(size);
-            assert_eq!(body.len(), size);
-            let value: Value = serde_json::from_slice(&body).unwrap();
-            assert!(!value["items"].as_array().unwrap().is_empty());
-        }
-    }
 }

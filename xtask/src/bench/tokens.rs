@@ -1,8 +1,7 @@
 //! Keys, a JWKS and signed tokens for the JWT variants: one ES256 key made per run, and the
-//! committed RS256 test key (`benches/fixtures/bench-rs256.pem`; RSA key generation is slow in a
-//! debug build).
+//! committed RS256 test key (RSA key generation is slow in a debug build).
 
-use crate::util::{root, Result};
+use crate::util::Result;
 use jwt_simple::prelude::{
     Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, RS256KeyPair, RSAKeyPairLike,
 };
@@ -29,11 +28,8 @@ impl Tokens {
     /// Makes the keys and signs one token per algorithm, valid for a day.
     pub fn mint() -> Result<Self> {
         let es = ES256KeyPair::generate().with_key_id("bench-es256");
-        let pem_path = root().join("benches/fixtures/bench-rs256.pem");
-        let pem = std::fs::read_to_string(&pem_path)
-            .map_err(|e| format!("{}: {e}", pem_path.display()))?;
-        let rs = RS256KeyPair::from_pem(&pem)
-            .map_err(|e| format!("{}: {e}", pem_path.display()))?
+        let rs = RS256KeyPair::from_pem(palisade_benches::RS256_TEST_KEY_PEM)
+            .map_err(|e| format!("the RS256 test key: {e}"))?
             .with_key_id("bench-rs256");
         let claims = || {
             Claims::create(Duration::from_hours(24))

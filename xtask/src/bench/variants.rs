@@ -197,8 +197,8 @@ pub fn catalogue(
 ) -> (Vec<Variant>, Vec<String>) {
     let mut all: Vec<Variant> = Vec::new();
     let mut skipped = Vec::new();
-    let body_1k = configs::order_body(1024);
-    let body_64k = configs::order_body(64 * 1024);
+    let body_1k = palisade_benches::order_body(1024);
+    let body_64k = palisade_benches::order_body(64 * 1024);
     let get = || Load::get("/api/orders");
     let with_token = |token: &str| get().header("authorization", &format!("Bearer {token}"));
     let post = |body: &[u8]| Load::post_json("/api/orders", body.to_vec());

@@ -1,0 +1,58 @@
+//! The core's per-request work: picking a rule by route, and writing a problem+json answer.
+// Benchmark set-up: a broken fixture should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use palisade_benches::api_request_headers;
+use palisade_core::config::parse;
+use palisade_core::route::{first_match, RequestInfo, RouteMatch, RouteMatcher, Routed};
+use palisade_core::Problem;
+use serde_json::json;
+use std::hint::black_box;
+
+/// Five rules as a gateway config might order them; the request matches the fourth.
+fn rules() -> Vec<Routed<usize>> {
+    let matches = [
+        json!({"prefix": "/admin/", "headers": [{"name": "x-admin", "present": true}]}),
+        json!({"path": "/healthz", "methods": ["GET"]}),
+        json!({"regex": "/api/v[0-9]+/users/[^/]+", "hosts": ["*.example.com"]}),
+        json!({"prefix": "/api/orders", "methods": ["POST", "PUT"], "hosts": ["api.example.com"]}),
+        json!({}),
+    ];
+    matches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let m: RouteMatch = parse(m.to_string().as_bytes()).unwrap();
+            Routed {
+                matcher: RouteMatcher::compile(&m).unwrap(),
+                value: i,
+            }
+        })
+        .collect()
+}
+
+fn route_matching(c: &mut Criterion) {
+    let rules = rules();
+    let headers = api_request_headers(None);
+    c.bench_function("core/route: first of 5 rules (4th matches)", |b| {
+        b.iter(|| {
+            let req = RequestInfo::from_headers(black_box(&headers));
+            first_match(&rules, &req).map(|r| r.value)
+        });
+    });
+}
+
+fn problem_body(c: &mut Criterion) {
+    c.bench_function("core/problem+json body", |b| {
+        b.iter(|| {
+            Problem::new(429, "rate-limited", "Too Many Requests")
+                .with_detail(black_box("budget per-client spent; retry in 12 s"))
+                .with("retry_after", json!(12))
+                .to_body()
+        });
+    });
+}
+
+criterion_group!(benches, route_matching, problem_body);
+criterion_main!(benches);
