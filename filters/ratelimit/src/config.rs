@@ -117,12 +117,17 @@ pub enum KeyPartConfig {
     /// The short form.
     Short(String),
     /// With the RLS descriptor entry key.
-    Full {
-        /// The part, as in the short form.
-        part: String,
-        /// The RLS descriptor entry key.
-        descriptor_key: String,
-    },
+    Full(KeyPartWithDescriptor),
+}
+
+/// A key part with its RLS descriptor entry key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPartWithDescriptor {
+    /// The part, as in the short form.
+    pub part: String,
+    /// The RLS descriptor entry key.
+    pub descriptor_key: String,
 }
 
 /// A rule as written.
@@ -343,10 +348,7 @@ fn compile_key_part(
 ) -> Result<KeyPart, ConfigError> {
     let (text, descriptor_key) = match part {
         KeyPartConfig::Short(t) => (t.as_str(), None),
-        KeyPartConfig::Full {
-            part,
-            descriptor_key,
-        } => (part.as_str(), Some(descriptor_key.clone())),
+        KeyPartConfig::Full(full) => (full.part.as_str(), Some(full.descriptor_key.clone())),
     };
     let (source, default_key) = match text.split_once(':') {
         None => match text {
@@ -462,6 +464,12 @@ mod tests {
             "service.domain"
         );
         assert_eq!(err(r#"{"rules": [], "slot": 3}"#).path, "slot");
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "key": [{"part": "path", "descriptor_key": "p", "x": 1}],
+                             "limits": [{"requests": 1, "per": "1s"}]}]}"#)
+            .path,
+            "rules[0].key[0]"
+        );
     }
 
     #[test]

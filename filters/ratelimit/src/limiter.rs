@@ -13,6 +13,7 @@ use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::host::{Body, HeaderMap};
 use palisade_core::route::RequestInfo;
 use palisade_core::{Decision, Host};
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 /// Everything a request needs, built once per configuration.
@@ -113,15 +114,20 @@ impl RequestLimiter {
         let limiter = Rc::clone(&self.limiter);
         let headers = host.headers(HeaderMap::Request);
         let req = RequestInfo::from_headers(&headers);
+        // Read at most once, and only if a rule's key needs it.
+        let ip = OnceCell::new();
         let client_ip = || {
-            let address = host
-                .property(&["source", "address"])
-                .and_then(|b| String::from_utf8(b).ok());
-            key::client_ip(
-                &req,
-                address.as_deref(),
-                limiter.config.xff_num_trusted_hops,
-            )
+            ip.get_or_init(|| {
+                let address = host
+                    .property(&["source", "address"])
+                    .and_then(|b| String::from_utf8(b).ok());
+                key::client_ip(
+                    &req,
+                    address.as_deref(),
+                    limiter.config.xff_num_trusted_hops,
+                )
+            })
+            .clone()
         };
         let Some((index, entries)) = limiter.select(&req, &client_ip) else {
             self.state = State::Done;
@@ -186,10 +192,6 @@ impl RequestLimiter {
         }
     }
 
-    fn rule(&self, index: usize) -> Option<&Rule> {
-        self.limiter.config.rules.get(index).map(|r| &r.value)
-    }
-
     fn call_service(
         &mut self,
         host: &dyn Host,
@@ -235,7 +237,7 @@ impl RequestLimiter {
     ) -> Decision {
         let limiter = Rc::clone(&self.limiter);
         limiter.stats.service_errors.inc(host);
-        let Some(rule) = self.rule(index).cloned() else {
+        let Some(rule) = rule_at(&limiter, index) else {
             return Decision::Continue;
         };
         if !rule.quotas.is_empty() {
@@ -249,7 +251,7 @@ impl RequestLimiter {
             .is_some_and(|s| s.failure_mode_deny);
         let stats = limiter.stats.rule(index);
         if deny {
-            self.refuse(host, &rule, stats, fields::service_unavailable(&rule.name))
+            self.refuse(host, rule, stats, fields::service_unavailable(&rule.name))
         } else {
             stats.allowed.inc(host);
             Decision::Continue
@@ -263,7 +265,7 @@ impl RequestLimiter {
         entries: &[(String, String)],
     ) -> Decision {
         let limiter = Rc::clone(&self.limiter);
-        let Some(rule) = self.rule(index).cloned() else {
+        let Some(rule) = rule_at(&limiter, index) else {
             return Decision::Continue;
         };
         let stats = limiter.stats.rule(index);
@@ -282,7 +284,7 @@ impl RequestLimiter {
                 if taken.evicted_busy {
                     limiter.stats.evicted_busy.inc(host);
                 }
-                let views = local_views(&rule, &taken.verdict);
+                let views = local_views(rule, &taken.verdict);
                 let fields = fields::rate_limit_fields(&views, limiter.field_set());
                 if taken.verdict.admitted {
                     self.admit(host, stats, fields)
@@ -292,7 +294,7 @@ impl RequestLimiter {
                         taken.verdict.retry_after_seconds,
                         fields,
                     );
-                    self.refuse(host, &rule, stats, denial)
+                    self.refuse(host, rule, stats, denial)
                 }
             }
             Err(e) => {
@@ -305,7 +307,7 @@ impl RequestLimiter {
                     rule.name
                 );
                 let denial = fields::too_many_requests(&rule.name, 1, Vec::new());
-                self.refuse(host, &rule, stats, denial)
+                self.refuse(host, rule, stats, denial)
             }
         }
     }
@@ -317,11 +319,11 @@ impl RequestLimiter {
         response: RateLimitResponse,
     ) -> Decision {
         let limiter = Rc::clone(&self.limiter);
-        let Some(rule) = self.rule(index).cloned() else {
+        let Some(rule) = rule_at(&limiter, index) else {
             return Decision::Continue;
         };
         let stats = limiter.stats.rule(index);
-        let views = service_views(&rule, &response);
+        let views = service_views(rule, &response);
         let mut headers = valid_headers(&response.response_headers_to_add);
         if response.overall_code == CODE_OVER_LIMIT {
             let retry_after = response
@@ -333,7 +335,7 @@ impl RequestLimiter {
                 .unwrap_or(1);
             headers.extend(fields::rate_limit_fields(&views, limiter.field_set()));
             let denial = fields::too_many_requests(&rule.name, retry_after, headers);
-            return self.refuse(host, &rule, stats, denial);
+            return self.refuse(host, rule, stats, denial);
         }
         for (name, value) in valid_headers(&response.request_headers_to_add) {
             host.set_header(HeaderMap::Request, &name, Some(&value));
@@ -376,6 +378,10 @@ impl RequestLimiter {
         stats.limited.inc(host);
         Decision::Deny(denial)
     }
+}
+
+fn rule_at(limiter: &Limiter, index: usize) -> Option<&Rule> {
+    limiter.config.rules.get(index).map(|r| &r.value)
 }
 
 /// The local quotas as the fields show them.

@@ -1,7 +1,8 @@
 //! The Envoy rate-limit service protocol (RLS v3, `envoy.service.ratelimit.v3`): only the messages
 //! and fields the filter uses, declared with `prost` derive after the published `.proto` files
 //! (`rls.proto`, `ratelimit.proto`, `base.proto`); prost skips the fields left out.
-//! (`envoy-types`' generated messages pull in tonic's transport, which is not for wasm.)
+//! (`envoy-types` 0.7.7 does not build for wasm32-wasip1: its tonic `transport` feature needs
+//! tokio's `net`, which tokio refuses on wasm.)
 
 use prost::Message;
 
