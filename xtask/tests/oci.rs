@@ -109,6 +109,14 @@ fn manifests_carry_exactly_the_media_types_and_annotations_hosts_expect() {
         ]
     );
     assert_eq!(solo["layers"][0]["digest"], solo["config"]["digest"]);
+    // wasme's runtime config: which Proxy-Wasm ABI, which root id to configure.
+    let runtime: Value =
+        serde_json::from_slice(&pack(Format::SoloOci, &module, &meta).unwrap().config.bytes)
+            .unwrap();
+    assert_eq!(
+        runtime,
+        serde_json::json!({"type": "envoy_proxy", "abiVersions": ["v0.2.1"], "config": {"rootIds": ["palisade_jwt"]}})
+    );
 
     let cncf = manifest(Format::CncfWasm);
     assert_eq!(media(&cncf), OCI_MANIFEST);

@@ -21,8 +21,9 @@ pub const CNCF_WASM_LAYER: &str = "application/wasm";
 pub const COMPAT_VARIANT_ANNOTATION: &str = "module.wasm.image/variant";
 /// The file Istio looks for in a compat layer (it matches on the base name).
 pub const PLUGIN_FILE: &str = "plugin.wasm";
-/// The Proxy-Wasm ABI the modules export (`proxy_abi_version_0_2_1`, proxy-wasm 0.2).
-pub const PROXY_WASM_ABI: &str = "proxy_abi_version_0_2_1";
+/// The Proxy-Wasm ABI version the modules speak, as wasme's runtime config names it
+/// (the modules export `proxy_abi_version_0_2_1`; proxy-wasm 0.2).
+pub const PROXY_WASM_ABI: &str = "v0.2.1";
 
 /// How a module is packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

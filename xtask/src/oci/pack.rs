@@ -132,11 +132,12 @@ pub fn pack(format: Format, wasm: &[u8], meta: &Metadata) -> Result<Artifact, St
             (config, vec![layer], vec![None])
         }
         Format::SoloOci => {
-            // Solo's runtime config; `root_ids` tells a control plane which root id to configure.
+            // Solo's runtime config (wasme's field names); `rootIds` tells a control plane which
+            // root id to configure.
             let runtime = json!({
                 "type": "envoy_proxy",
                 "abiVersions": [PROXY_WASM_ABI],
-                "config": {"root_ids": [root_id]},
+                "config": {"rootIds": [root_id]},
             });
             let config = Blob::new(SOLO_CONFIG, canonical_json(&runtime)?);
             let content = Blob::new(SOLO_CONTENT_LAYER, wasm.to_vec());
