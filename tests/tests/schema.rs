@@ -246,16 +246,51 @@ fn each_kind_of_violation_gets_its_status_and_problem() {
         .header("x-request-id", REQUEST_ID)
         .send();
     assert_eq!(violations(&problem(&resp, 400)), vec!["body  required"]);
+    // `content-length: 0` is no body either.
+    let resp = post_order(&envoy, b"").send();
+    assert_eq!(violations(&problem(&resp, 400)), vec!["body  required"]);
 
     let stat = |name: &str| envoy.stat(&format!("wasmcustom.palisade_schema_{name}"));
     assert_eq!(stat("rejected_invalid_parameters"), Some(4));
     // A missing required body counts as a body violation.
-    assert_eq!(stat("rejected_invalid_body"), Some(5));
+    assert_eq!(stat("rejected_invalid_body"), Some(6));
     assert_eq!(stat("rejected_unknown_path"), Some(1));
     assert_eq!(stat("rejected_method_not_allowed"), Some(1));
     assert_eq!(stat("rejected_unsupported_media_type"), Some(1));
     assert_eq!(stat("unmatched_operation"), Some(2));
     assert_eq!(stat("validated"), Some(0));
+}
+
+#[test]
+fn the_deepest_allowed_nesting_through_a_recursive_schema_fits_the_wasm_stack() {
+    let upstream = Upstream::start();
+    let tree = json!({"$defs": {"node": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/node"}}}, "$ref": "#/$defs/node"});
+    let config = json!({"routes": [{"body": {"schema": tree}}], "json": {"max_depth": 120}});
+    let envoy = Envoy::builder()
+        .filter(Filter::wasm("schema", config))
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
+    let send = |depth: usize, leaf: &str| {
+        let body = format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth));
+        envoy
+            .request("POST", "/tree")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(120, "").status, 200);
+    let p = problem(&send(119, "[1]"), 400);
+    assert_eq!(p["violations"][0]["keyword"], "type");
+    assert_eq!(
+        p["violations"][0]["pointer"].as_str().unwrap().len(),
+        2 * 120,
+        "/0 per level"
+    );
+    assert_eq!(
+        violations(&problem(&send(121, ""), 400)),
+        vec!["body  maxDepth"]
+    );
+    assert_eq!(send(3, "").status, 200, "the VM is still alive");
 }
 
 #[test]

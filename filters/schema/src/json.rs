@@ -109,22 +109,32 @@ fn check_shape(bytes: &[u8], limits: &JsonLimits) -> Result<(), JsonError> {
     Ok(())
 }
 
-/// The path being parsed, and the duplicate found (serde errors are strings; this keeps the kind).
+/// Where the duplicate key is: found at the innermost object, then each enclosing array or
+/// object adds its token while the error travels out, so the happy path allocates nothing extra.
 #[derive(Default)]
 struct Trail {
-    path: RefCell<Vec<String>>,
-    duplicate: RefCell<Option<String>>,
+    /// Pointer tokens of the duplicate, innermost first; `None` while none was found.
+    duplicate: RefCell<Option<Vec<String>>>,
 }
 
 impl Trail {
-    fn pointer_with(&self, last: &str) -> String {
-        let path = self.path.borrow();
-        let mut pointer = String::new();
-        for token in path.iter().map(String::as_str).chain(std::iter::once(last)) {
-            pointer.push('/');
-            pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    fn found(&self, key: String) {
+        *self.duplicate.borrow_mut() = Some(vec![key]);
+    }
+
+    /// Adds an enclosing token on the way out (only when the error is a duplicate).
+    fn enclose(&self, token: impl FnOnce() -> String) {
+        if let Some(tokens) = self.duplicate.borrow_mut().as_mut() {
+            tokens.push(token());
         }
-        pointer
+    }
+
+    fn pointer(tokens: &[String]) -> String {
+        tokens
+            .iter()
+            .rev()
+            .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+            .collect()
     }
 }
 
@@ -135,11 +145,14 @@ fn parse_rejecting_duplicates(bytes: &[u8]) -> Result<Value, JsonError> {
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v));
     parsed.map_err(|e| match trail.duplicate.borrow_mut().take() {
-        Some(pointer) => JsonError {
-            detail: format!("the key at `{pointer}` appears more than once"),
-            pointer,
-            keyword: "duplicateKey",
-        },
+        Some(tokens) => {
+            let pointer = Trail::pointer(&tokens);
+            JsonError {
+                detail: format!("the key at `{pointer}` appears more than once"),
+                pointer,
+                keyword: "duplicateKey",
+            }
+        }
         None => syntax_error(e),
     })
 }
@@ -194,12 +207,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            self.trail.path.borrow_mut().push(items.len().to_string());
-            let next = seq.next_element_seed(ValueSeed { trail: self.trail });
-            self.trail.path.borrow_mut().pop();
-            match next? {
-                Some(v) => items.push(v),
-                None => return Ok(Value::Array(items)),
+            match seq.next_element_seed(ValueSeed { trail: self.trail }) {
+                Ok(Some(v)) => items.push(v),
+                Ok(None) => return Ok(Value::Array(items)),
+                Err(e) => {
+                    self.trail.enclose(|| items.len().to_string());
+                    return Err(e);
+                }
             }
         }
     }
@@ -208,13 +222,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                *self.trail.duplicate.borrow_mut() = Some(self.trail.pointer_with(&key));
+                self.trail.found(key);
                 return Err(de::Error::custom("duplicate key"));
             }
-            self.trail.path.borrow_mut().push(key.clone());
-            let value = map.next_value_seed(ValueSeed { trail: self.trail });
-            self.trail.path.borrow_mut().pop();
-            object.insert(key, value?);
+            match map.next_value_seed(ValueSeed { trail: self.trail }) {
+                Ok(value) => {
+                    object.insert(key, value);
+                }
+                Err(e) => {
+                    self.trail.enclose(|| key);
+                    return Err(e);
+                }
+            }
         }
         Ok(Value::Object(object))
     }
