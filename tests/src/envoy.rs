@@ -76,14 +76,24 @@ pub fn cluster_json(name: &str, port: u16, http2: bool) -> Value {
             }}}]}]
         }
     });
-    if http2 {
-        cluster["typed_extension_protocol_options"] = json!({
+    cluster["typed_extension_protocol_options"] = if http2 {
+        json!({
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
                 "explicit_http_config": {"http2_protocol_options": {}}
             }
-        });
-    }
+        })
+    } else {
+        // tiny_http loses a request now and then on a reused keep-alive connection (seen: 2-4 of
+        // 2,400 under 24 parallel clients); one request per upstream connection loses none.
+        json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "common_http_protocol_options": {"max_requests_per_connection": 1},
+                "explicit_http_config": {"http_protocol_options": {}}
+            }
+        })
+    };
     cluster
 }
 
