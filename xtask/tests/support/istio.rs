@@ -4,7 +4,8 @@
 //! `application/vnd.oci.image.layer.v1.tar+gzip`, gunzipped and untarred, and the first entry
 //! whose base name is `plugin.wasm` is the module); failing that the *oci* reading (EXACTLY two
 //! layers, one of them `application/vnd.module.wasm.content.layer.v1+wasm`, taken raw).
-//! Anything else Istio refuses.
+//! Anything else Istio refuses, and so is a module that does not start with the Wasm magic and
+//! version (8 bytes). With a `sha256` (or `@sha256:`) Istio compares it to the manifest digest.
 
 use super::registry::LocalRegistry;
 use serde_json::Value;
@@ -120,7 +121,7 @@ pub fn istio_fetch(
         }
     };
     let compat_err = match compat {
-        Ok(module) => return Ok((IstioReading::Compat, module)),
+        Ok(module) => return valid_wasm(module).map(|m| (IstioReading::Compat, m)),
         Err(e) => e,
     };
 
@@ -135,7 +136,16 @@ pub fn istio_fetch(
         .find(|l| media(l) == SOLO_CONTENT_LAYER)
         .ok_or_else(|| format!("compat: {compat_err}; oci: no {SOLO_CONTENT_LAYER} layer"))?;
     let module = pull_blob(registry, repo, content["digest"].as_str().unwrap());
-    Ok((IstioReading::Oci, module))
+    valid_wasm(module).map(|m| (IstioReading::Oci, m))
+}
+
+/// Istio's last check of a fetched module: Wasm magic and room for the version.
+fn valid_wasm(module: Vec<u8>) -> Result<Vec<u8>, String> {
+    if module.len() >= 8 && module.starts_with(b"\0asm") {
+        Ok(module)
+    } else {
+        Err("fetched Wasm binary is invalid".to_string())
+    }
 }
 
 /// The first tar entry whose base name is `plugin.wasm`, from a tar.gz.
