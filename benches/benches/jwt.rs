@@ -1,0 +1,104 @@
+//! The jwt filter's token check per algorithm: parse, claims, key lookup by `kid`, signature,
+//! time claims. The keys sit in one JWKS, as an identity provider publishes them.
+// Benchmark set-up: a broken fixture should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use criterion::{criterion_group, criterion_main, Criterion};
+use jwt_simple::prelude::*;
+use palisade_benches::RS256_TEST_KEY_PEM;
+use palisade_jwt::claims::ClaimPolicy;
+use palisade_jwt::jwks::{parse_jwks, KeyOrigin};
+use palisade_jwt::verifier::verify;
+use serde_json::{json, Value};
+use std::hint::black_box;
+
+const ISSUER: &str = "https://issuer.bench.palisade";
+
+fn claims() -> JWTClaims<NoCustomClaims> {
+    Claims::create(Duration::from_hours(1))
+        .with_issuer(ISSUER)
+        .with_audience("palisade-bench")
+        .with_subject("bench-user")
+}
+
+fn jwk(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// One token per algorithm, and the JWKS holding every public key.
+fn tokens_and_jwks() -> (Vec<(&'static str, String)>, String) {
+    let es256 = ES256KeyPair::generate().with_key_id("es256");
+    let es384 = ES384KeyPair::generate().with_key_id("es384");
+    let rs256 = RS256KeyPair::from_pem(RS256_TEST_KEY_PEM)
+        .unwrap()
+        .with_key_id("rs256");
+    let ps256 = PS256KeyPair::from_pem(RS256_TEST_KEY_PEM)
+        .unwrap()
+        .with_key_id("ps256");
+    let ed = Ed25519KeyPair::generate().with_key_id("eddsa");
+    let hs_secret = [7u8; 32];
+    let hs256 = HS256Key::from_bytes(&hs_secret).with_key_id("hs256");
+    let tokens = vec![
+        ("ES256", es256.sign(claims()).unwrap()),
+        ("ES384", es384.sign(claims()).unwrap()),
+        ("RS256", rs256.sign(claims()).unwrap()),
+        ("PS256", ps256.sign(claims()).unwrap()),
+        ("EdDSA", ed.sign(claims()).unwrap()),
+        ("HS256", hs256.authenticate(claims()).unwrap()),
+    ];
+    let keys = json!({"keys": [
+        jwk(&es256.public_key().to_jwk()),
+        jwk(&es384.public_key().to_jwk()),
+        jwk(&rs256.public_key().to_jwk()),
+        jwk(&ps256.public_key().to_jwk()),
+        jwk(&ed.public_key().to_jwk()),
+        {"kty": "oct", "alg": "HS256", "kid": "hs256", "k": URL_SAFE_NO_PAD.encode(hs_secret)},
+    ]});
+    (tokens, keys.to_string())
+}
+
+fn verification(c: &mut Criterion) {
+    let (tokens, jwks) = tokens_and_jwks();
+    let keys = parse_jwks(&jwks, KeyOrigin::Local).unwrap();
+    let policy = ClaimPolicy {
+        issuer: Some(ISSUER.into()),
+        ..ClaimPolicy::default()
+    };
+    let now = Clock::now_since_epoch().as_secs();
+    for (alg, token) in &tokens {
+        // A token that does not verify would measure the error path.
+        verify(token, 8192, &keys, &policy, now).unwrap();
+        c.bench_function(&format!("jwt/verify {alg}"), |b| {
+            b.iter(|| verify(black_box(token), 8192, &keys, &policy, now).is_ok());
+        });
+    }
+}
+
+/// jwt-simple's own check of the same ES256 and HS256 tokens: what the filter's signature step
+/// calls, so the rest of `verify` is the difference.
+fn library_baseline(c: &mut Criterion) {
+    let es256 = ES256KeyPair::generate();
+    let es_token = es256.sign(claims()).unwrap();
+    let es_public = es256.public_key();
+    c.bench_function("jwt/jwt-simple verify_token ES256 (library alone)", |b| {
+        b.iter(|| {
+            es_public
+                .verify_token::<NoCustomClaims>(black_box(&es_token), None)
+                .is_ok()
+        });
+    });
+    let hs256 = HS256Key::from_bytes(&[7u8; 32]);
+    let hs_token = hs256.authenticate(claims()).unwrap();
+    c.bench_function("jwt/jwt-simple verify_token HS256 (library alone)", |b| {
+        b.iter(|| {
+            hs256
+                .verify_token::<NoCustomClaims>(black_box(&hs_token), None)
+                .is_ok()
+        });
+    });
+}
+
+criterion_group!(benches, verification, library_baseline);
+criterion_main!(benches);
