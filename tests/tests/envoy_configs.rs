@@ -181,7 +181,9 @@ fn every_example_config_is_accepted_by_envoy_validate() {
         "gateway.yaml",
         "remote-wasm.yaml",
         "headers.yaml",
+        "jwt.yaml",
         "ratelimit.yaml",
+        "schema.yaml",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
