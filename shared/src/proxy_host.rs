@@ -184,3 +184,29 @@ pub fn install_panic_hook(filter: &'static str) {
         let _ = hostcalls::log(LogLevel::Critical, &format!("{filter}: panic: {info}"));
     }));
 }
+
+/// The action for a decision made inside a filter callback: a denial is answered first, and the
+/// stream then stays paused (Envoy ends it with the local answer).
+pub fn act(decision: &crate::decision::Decision) -> proxy_wasm::types::Action {
+    use crate::decision::Decision;
+    use proxy_wasm::types::Action;
+    match decision {
+        Decision::Continue => Action::Continue,
+        Decision::Deny(denial) => {
+            crate::host::send_denial(&ProxyWasmHost, denial);
+            Action::Pause
+        }
+        Decision::Pause => Action::Pause,
+    }
+}
+
+/// Applies a decision made outside the request's own callbacks (a call's answer, a tick) to a
+/// paused request: resume it, answer it, or leave it waiting.
+pub fn settle(decision: &crate::decision::Decision) {
+    use crate::decision::Decision;
+    match decision {
+        Decision::Continue => ProxyWasmHost.resume_request(),
+        Decision::Deny(denial) => crate::host::send_denial(&ProxyWasmHost, denial),
+        Decision::Pause => {}
+    }
+}

@@ -6,8 +6,8 @@ use crate::exchange::Exchange;
 use crate::policy::Compiled;
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
-use palisade_core::host::{load_config, send_denial};
-use palisade_core::proxy_host::ProxyWasmHost;
+use palisade_core::host::load_config;
+use palisade_core::proxy_host::{act, ProxyWasmHost};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
@@ -66,19 +66,6 @@ struct HeadersHttp {
 
 impl Context for HeadersHttp {}
 
-impl HeadersHttp {
-    fn act(&self, decision: Decision) -> Action {
-        match decision {
-            Decision::Continue => Action::Continue,
-            Decision::Deny(denial) => {
-                send_denial(&ProxyWasmHost, &denial);
-                Action::Pause
-            }
-            Decision::Pause => Action::Pause,
-        }
-    }
-}
-
 impl HttpContext for HeadersHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         log::trace!("#{} on_http_request_headers", self.context_id);
@@ -86,7 +73,7 @@ impl HttpContext for HeadersHttp {
             Some(exchange) => exchange.on_request_headers(&ProxyWasmHost),
             None => Decision::Continue,
         };
-        self.act(decision)
+        act(&decision)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
@@ -95,6 +82,6 @@ impl HttpContext for HeadersHttp {
             Some(exchange) => exchange.on_response_headers(&ProxyWasmHost),
             None => Decision::Continue,
         };
-        self.act(decision)
+        act(&decision)
     }
 }

@@ -3,9 +3,8 @@
 
 use crate::config;
 use crate::limiter::{Limiter, RequestLimiter};
-use palisade_core::host::{load_config, send_denial};
-use palisade_core::proxy_host::ProxyWasmHost;
-use palisade_core::Decision;
+use palisade_core::host::load_config;
+use palisade_core::proxy_host::{act, settle, ProxyWasmHost};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
@@ -70,18 +69,6 @@ struct RateLimitHttp {
     flow: RequestLimiter,
 }
 
-/// Acts on a decision: continue, answer, or wait.
-fn act(host: &ProxyWasmHost, decision: &Decision) -> Action {
-    match decision {
-        Decision::Continue => Action::Continue,
-        Decision::Deny(denial) => {
-            send_denial(host, denial);
-            Action::Pause
-        }
-        Decision::Pause => Action::Pause,
-    }
-}
-
 impl Context for RateLimitHttp {
     fn on_grpc_call_response(&mut self, token_id: u32, status_code: u32, response_size: usize) {
         let host = ProxyWasmHost;
@@ -89,21 +76,18 @@ impl Context for RateLimitHttp {
             "#{} rate-limit service answered (token {token_id}, status {status_code})",
             self.context_id
         );
-        match self
-            .flow
-            .on_service_response(&host, token_id, status_code, response_size)
-        {
-            Decision::Continue => palisade_core::Host::resume_request(&host),
-            Decision::Deny(denial) => send_denial(&host, &denial),
-            Decision::Pause => {}
-        }
+        settle(
+            &self
+                .flow
+                .on_service_response(&host, token_id, status_code, response_size),
+        );
     }
 }
 
 impl HttpContext for RateLimitHttp {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         let host = ProxyWasmHost;
-        act(&host, &self.flow.on_request_headers(&host))
+        act(&self.flow.on_request_headers(&host))
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
