@@ -217,6 +217,10 @@ pub fn run(options: &Options, workspace_root: &Path) -> Result<Vec<Packed>, Stri
 
 /// `cargo xtask oci ...`: runs and prints the digests at the end.
 pub fn cli(args: &[String], wasm_dir: &Path, filters: &[&str]) -> Result<(), String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let options = parse_args(args, wasm_dir, filters)?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
