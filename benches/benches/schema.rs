@@ -1,0 +1,93 @@
+//! The schema filter's body work on valid orders of 1 KiB and 64 KiB: parsing within limits,
+//! validating against the order schema, and the whole flow through the host trait (operation
+//! lookup, buffering, parse, validate).
+// Benchmark set-up: a broken fixture should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use palisade_benches::{api_request_headers, order_body, order_schema};
+use palisade_core::decision::Decision;
+use palisade_core::host::Body;
+use palisade_core::testing::MockHost;
+use palisade_schema::config::compile;
+use palisade_schema::flow::RequestFlow;
+use palisade_schema::json;
+use palisade_schema::stats::Stats;
+use palisade_schema::validator::{Dialect, SchemaSetBuilder};
+use serde_json::json;
+use std::hint::black_box;
+use std::rc::Rc;
+
+const ORDER_URL: &str = "https://schemas.bench.palisade/order.json";
+
+/// The config `cargo xtask bench` runs: plain mode, one route with the order schema.
+fn config() -> String {
+    json!({"routes": [{
+        "match": {"prefix": "/api/orders", "methods": ["POST"]},
+        "body": {"schema": order_schema(), "required": true}
+    }]})
+    .to_string()
+}
+
+fn parse_and_validate(c: &mut Criterion) {
+    let limits = compile(config().as_bytes()).unwrap().json;
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, true);
+    builder.add_resource(ORDER_URL, order_schema()).unwrap();
+    let id = builder.compile(ORDER_URL).unwrap();
+    let schemas = builder.finish();
+    let mut group = c.benchmark_group("schema");
+    for (size, label) in [(1024, "1 KiB"), (64 * 1024, "64 KiB")] {
+        let body = order_body(size);
+        let value = json::parse(&body, &limits).unwrap();
+        assert!(
+            schemas.is_valid(id, &value),
+            "the order fixture must be valid"
+        );
+        group.throughput(Throughput::Bytes(u64::try_from(size).unwrap()));
+        group.bench_function(format!("parse {label} (within limits)"), |b| {
+            b.iter(|| json::parse(black_box(&body), &limits).is_ok());
+        });
+        group.bench_function(format!("validate {label} (parsed)"), |b| {
+            b.iter(|| schemas.is_valid(id, black_box(&value)));
+        });
+    }
+    group.finish();
+}
+
+fn whole_flow(c: &mut Criterion) {
+    let compiled = Rc::new(compile(config().as_bytes()).unwrap());
+    let mut group = c.benchmark_group("schema");
+    for (size, label) in [(1024, "1 KiB"), (64 * 1024, "64 KiB")] {
+        let body = order_body(size);
+        let fresh_host = || {
+            let mut host = MockHost::new().with_body(Body::Request, &body);
+            for (name, value) in api_request_headers(None) {
+                let value = if name == "content-length" {
+                    body.len().to_string()
+                } else {
+                    value
+                };
+                host = host.with_request_header(&name, &value);
+            }
+            host
+        };
+        group.throughput(Throughput::Bytes(u64::try_from(size).unwrap()));
+        group.bench_function(format!("flow {label} (headers + buffered body)"), |b| {
+            b.iter_batched(
+                fresh_host,
+                |host| {
+                    let mut flow = RequestFlow::new(1, Rc::clone(&compiled), Stats::default());
+                    flow.on_request_headers(&host, false);
+                    let decision = flow.on_request_body(&host, body.len(), true);
+                    debug_assert_eq!(decision, Decision::Continue);
+                    decision
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse_and_validate, whole_flow);
+criterion_main!(benches);
