@@ -1,5 +1,7 @@
-//! The jwt filter's token check per algorithm: parse, claims, key lookup by `kid`, signature,
-//! time claims. The keys sit in one JWKS, as an identity provider publishes them.
+//! The jwt filter's token check per algorithm (parse, claims, key lookup by `kid`, signature,
+//! time claims), the library's own check beside it, and a worker's whole decision with the
+//! verified-token cache off and hit. The keys sit in one JWKS, as an identity provider
+//! publishes them.
 // Benchmark set-up: a broken fixture should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,12 +9,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jwt_simple::prelude::*;
-use palisade_benches::RS256_TEST_KEY_PEM;
+use palisade_benches::{api_request_headers, RS256_TEST_KEY_PEM};
+use palisade_core::testing::MockHost;
 use palisade_jwt::claims::ClaimPolicy;
+use palisade_jwt::compile::compile;
 use palisade_jwt::jwks::{parse_jwks, KeyOrigin};
+use palisade_jwt::request::Verdict;
 use palisade_jwt::verifier::verify;
+use palisade_jwt::worker::{RequestState, StateCell, Worker};
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::hint::black_box;
+use std::rc::Rc;
 
 const ISSUER: &str = "https://issuer.bench.palisade";
 
@@ -100,5 +108,44 @@ fn library_baseline(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, verification, library_baseline);
+/// The config `cargo xtask bench` runs: one provider, keys inline, `sub` forwarded.
+fn filter_config(jwks: &str, cache_size: usize) -> String {
+    json!({
+        "providers": {"bench": {
+            "issuer": ISSUER,
+            "audiences": ["palisade-bench"],
+            "local_jwks": {"inline_string": jwks},
+            "claim_to_headers": [{"header_name": "x-jwt-claim-sub", "claim_name": "sub"}],
+            "jwt_cache_config": {"jwt_cache_size": cache_size}
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "bench"}}]
+    })
+    .to_string()
+}
+
+/// A worker's whole decision on a request with a bearer token: extraction, rule, cache lookup,
+/// check (on a miss), claim headers. With the cache on, every request after the first is a hit.
+fn decision(c: &mut Criterion) {
+    let (tokens, jwks) = tokens_and_jwks();
+    let now = Clock::now_since_epoch().as_secs();
+    for (alg, token) in tokens
+        .iter()
+        .filter(|(a, _)| ["ES256", "RS256"].contains(a))
+    {
+        for (cache, size) in [("cache off", 0), ("cache hit", 100)] {
+            let host = MockHost::new().at_seconds(now);
+            let compiled = Rc::new(compile(filter_config(&jwks, size).as_bytes()).unwrap());
+            let mut worker = Worker::new(&host, compiled);
+            let headers = api_request_headers(Some(token));
+            let state: StateCell = Rc::new(Cell::new(RequestState::Init));
+            let verdict = worker.decide(&host, 1, &headers, &state, None);
+            assert!(matches!(verdict, Verdict::Allow(_)), "{alg}: {verdict:?}");
+            c.bench_function(&format!("jwt/request decision {alg}, {cache}"), |b| {
+                b.iter(|| worker.decide(&host, 1, black_box(&headers), &state, None));
+            });
+        }
+    }
+}
+
+criterion_group!(benches, verification, library_baseline, decision);
 criterion_main!(benches);
