@@ -65,6 +65,23 @@ pub fn test() -> Result {
         ])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner))?;
 
+    step("conformance suites compiled to wasm32-wasip1, under Node's WASI (V8, as in Envoy)");
+    let wasi_runner = format!(
+        "node --no-warnings {}",
+        crate::util::root().join("xtask/wasi-run.mjs").display()
+    );
+    run(cargo()
+        .args([
+            "test",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "palisade-schema",
+            "--test",
+            "conformance",
+        ])
+        .env("CARGO_TARGET_WASM32_WASIP1_RUNNER", &wasi_runner))?;
+
     build()?;
 
     step("end-to-end tests through Envoy");
