@@ -29,7 +29,7 @@ use variants::{Expect, Kind, Modules, Variant, FLOOR};
 struct Plan {
     /// Rounds over all variants (the report keeps medians).
     rounds: usize,
-    /// Load before each measurement (connections open, caches warm); zero: none.
+    /// Load before a variant's first measurement (caches warm, allocator grown); zero: none.
     warmup: Duration,
     /// The measured load.
     measure: Duration,
@@ -42,9 +42,9 @@ struct Plan {
 impl Plan {
     /// The full run: about 7 minutes on 2 cores for 22 variants.
     const FULL: Plan = Plan {
-        rounds: 3,
+        rounds: 5,
         warmup: Duration::from_secs(1),
-        measure: Duration::from_secs(4),
+        measure: Duration::from_secs(3),
         load_time_starts: 3,
         report: true,
     };
@@ -178,7 +178,12 @@ fn run(plan: Plan, only: &[String]) -> Result {
             let Some(r) = running.get_mut((i + offset) % n) else {
                 continue;
             };
-            let sample = measure(r, plan, wrk_cpu, ticks)?;
+            let warmup = if round == 0 {
+                plan.warmup
+            } else {
+                Duration::ZERO
+            };
+            let sample = measure(r, warmup, plan.measure, wrk_cpu, ticks)?;
             println!(
                 "  {:<28} {:>7.2} µs/req {:>8.0} req/s  p50 {:>6} µs  p99 {:>6} µs",
                 r.variant.id, sample.cpu_us, sample.throughput, sample.p50_us, sample.p99_us
@@ -348,15 +353,22 @@ fn check_probes(variant: &Variant, envoy: &Envoy) -> Result {
     Ok(())
 }
 
-fn measure(r: &Running, plan: Plan, wrk_cpu: Option<usize>, ticks: u64) -> Result<report::Sample> {
+/// One load window on a variant: Envoy's CPU time around a wrk run, per request served.
+fn measure(
+    r: &Running,
+    warmup: Duration,
+    window: Duration,
+    wrk_cpu: Option<usize>,
+    ticks: u64,
+) -> Result<report::Sample> {
     let port = r.envoy.port();
     let path = &r.variant.load.path;
-    if !plan.warmup.is_zero() {
-        wrk::run(&r.script, port, path, plan.warmup, wrk_cpu)?;
+    if !warmup.is_zero() {
+        wrk::run(&r.script, port, path, warmup, wrk_cpu)?;
     }
     let pid = r.envoy.pid();
     let before = procfs::cpu_time(pid, ticks)?;
-    let run = wrk::run(&r.script, port, path, plan.measure, wrk_cpu)?;
+    let run = wrk::run(&r.script, port, path, window, wrk_cpu)?;
     let after = procfs::cpu_time(pid, ticks)?;
     check_run(&r.variant, &run)?;
     let cpu = after.saturating_sub(before);

@@ -123,8 +123,8 @@ pub fn native_ratelimit(limited: bool) -> Value {
     })
 }
 
-/// Envoy's buffer filter: reads the whole request body before the route answers, as the schema
-/// filter must (otherwise Envoy answers mid-body and closes the connection).
+/// Envoy's buffer filter: holds the request until its whole body is read, so the direct-response
+/// route answers after the body, as an upstream would.
 pub fn native_buffer() -> Value {
     json!({
         "name": "envoy.filters.http.buffer",

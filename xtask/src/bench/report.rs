@@ -122,7 +122,7 @@ impl Machine {
                 if pinned { "; Envoy pinned to CPU 0, wrk to CPU 1" } else { "" }
             ),
             format!(
-                "- {rounds} round(s) of {} s per variant after a warm-up, variants interleaved; medians",
+                "- {rounds} round(s) of {} s per variant (1 s warm-up before the first), variants interleaved in a rotating order; medians",
                 measure.as_secs()
             ),
         ];

@@ -375,7 +375,9 @@ pub fn catalogue(
         skipped.push(not_built("ratelimit"));
     }
 
-    // Schema: bodies read whole by Envoy's buffer filter (the floor) or by the schema filter.
+    // Schema: the whole body is read before the route answers (Envoy's buffer filter), with and
+    // without the schema filter in front. Without the buffer filter a direct response would go out
+    // at the headers, before the body is read (and Envoy would close the connection).
     for (floor, short, size, body) in [
         (FLOOR_1K, "1k", "1 KiB", &body_1k),
         (FLOOR_64K, "64k", "64 KiB", &body_64k),
@@ -401,7 +403,12 @@ pub fn catalogue(
                     Kind::Wasm,
                     floor,
                     None,
-                    vec![modules.filter("schema", configs::schema())],
+                    // The schema filter only holds the body back; the buffer filter behind it
+                    // holds the headers too, so the route answers after the whole body.
+                    vec![
+                        modules.filter("schema", configs::schema()),
+                        Filter::native(configs::native_buffer()),
+                    ],
                     post(body),
                     Expect::Admitted,
                 )
@@ -432,12 +439,18 @@ pub fn catalogue(
                     modules.filter("jwt", configs::jwt(&tokens.jwks, true)),
                     modules.filter("ratelimit", configs::ratelimit(false)),
                     modules.filter("schema", configs::schema()),
+                    Filter::native(configs::native_buffer()),
                 ],
                 chain_request(),
                 Expect::Admitted,
             )
             .probe_absent(chain_request(), 200, "x-powered-by")
             .probe(post(&body_1k), 401)
+            .probe(
+                post(br#"{"customer":42}"#)
+                    .header("authorization", &format!("Bearer {}", tokens.es256)),
+                400,
+            )
             .modules(gateway.iter().map(|f| modules.path(f)).collect()),
         );
     } else {
