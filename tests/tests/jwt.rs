@@ -327,6 +327,58 @@ fn a_missing_key_cluster_is_keys_unavailable_not_a_hang() {
 }
 
 #[test]
+fn keys_unavailable_can_let_requests_through_marked() {
+    let a = key("a");
+    let server = KeyServer::start(jwks(&[&a]));
+    let upstream = Upstream::start();
+    // No `idp` cluster: keys never load; `action: allow` lets the request through, marked.
+    let config = remote_config(&server, json!({"keys_unavailable": {"action": "allow"}}));
+    let envoy = start(&upstream, config, None, 1);
+    let r = envoy
+        .request("GET", "/x")
+        .header("authorization", &bearer(&token(&a, json!({}))))
+        .header("x-palisade-jwt-unverified", "no")
+        .header("x-sub", "forged")
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.upstream_header("x-palisade-jwt-unverified").as_deref(),
+        Some("keys-unavailable")
+    );
+    assert_eq!(
+        r.upstream_header("x-sub"),
+        None,
+        "nothing verified, nothing forwarded"
+    );
+    assert_eq!(r.upstream_header("authorization"), None);
+    assert_eq!(
+        envoy.stat("wasmcustom.palisade_jwt_allowed_unverified"),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_token_from_a_query_parameter_or_cookie_is_removed_before_the_upstream() {
+    let k = key("k");
+    let upstream = Upstream::start();
+    let mut config = local_config(&k);
+    config["providers"]["local"]["from_params"] = json!(["access_token"]);
+    config["providers"]["local"]["from_cookies"] = json!(["session"]);
+    let envoy = start(&upstream, config, None, 1);
+    let t = token(&k, json!({}));
+    let r = get(&envoy, &format!("/api/items?page=2&access_token={t}"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["path"], "/api/items?page=2");
+    let r = envoy
+        .request("GET", "/api")
+        .header("cookie", &format!("theme=dark; session={t}"))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.upstream_header("cookie").as_deref(), Some("theme=dark"));
+    assert_eq!(r.upstream_header("x-sub").as_deref(), Some("user-1"));
+}
+
+#[test]
 fn oidc_discovery_finds_the_key_set() {
     let a = key("a");
     let server = KeyServer::start(jwks(&[&a]));

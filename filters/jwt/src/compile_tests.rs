@@ -205,3 +205,13 @@ fn environment_variable_jwks() {
     };
     assert_eq!(set.keys[0].kid.as_deref(), Some("env"));
 }
+
+#[test]
+fn the_readme_example_compiles() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let c = compile(&readme.as_bytes()[start..end]).unwrap();
+    assert_eq!(c.rules.len(), 4);
+    assert_eq!(c.keys_unavailable, KeysUnavailable::Deny(503));
+}

@@ -50,8 +50,16 @@ impl JwtRoot {
             // The borrow ends before the verdict is applied: answering may run other callbacks.
             let verdict = match worker.try_borrow_mut() {
                 Ok(mut w) => w.decide(&host, d.context_id, &headers, &d.state, Some(d.resume)),
-                Err(_) => continue,
+                Err(_) => {
+                    // Unreachable (no borrow is held here); answer rather than leave it paused.
+                    log::error!("#{} {FILTER_NAME}: worker busy on resume", d.context_id);
+                    Verdict::Deny(
+                        crate::answer::keys_unavailable("", 503, "filter busy"),
+                        crate::error::DenyReason::KeysUnavailable,
+                    )
+                }
             };
+            log::debug!("#{} jwt: resumed after waiting for keys", d.context_id);
             apply(&host, d.context_id, &verdict, &d.state, true);
         }
         let _ = hostcalls::set_effective_context(self.context_id);
@@ -69,9 +77,19 @@ impl Context for JwtRoot {
         let Some(worker) = &self.worker else {
             return;
         };
+        log::debug!(
+            "#{} jwt: key fetch call {token_id} answered",
+            self.context_id
+        );
         let due = match worker.try_borrow_mut() {
             Ok(mut w) => w.on_call_response(&ProxyWasmHost, token_id, body_size),
-            Err(_) => return,
+            Err(_) => {
+                log::error!(
+                    "#{} {FILTER_NAME}: worker busy in call response",
+                    self.context_id
+                );
+                return;
+            }
         };
         self.resume(due);
     }
@@ -103,7 +121,10 @@ impl RootContext for JwtRoot {
         };
         let due = match worker.try_borrow_mut() {
             Ok(mut w) => w.tick(&ProxyWasmHost),
-            Err(_) => return,
+            Err(_) => {
+                log::error!("#{} {FILTER_NAME}: worker busy in tick", self.context_id);
+                return;
+            }
         };
         self.resume(due);
     }

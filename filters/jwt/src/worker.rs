@@ -26,6 +26,10 @@ pub enum RequestState {
     Forwarded,
 }
 
+/// Requests one worker keeps waiting at most; beyond, requests are decided at once (a flood of
+/// made-up `kid`s cannot pile up paused requests).
+pub const MAX_WAITING: usize = 1024;
+
 /// A request's state, shared by its context and the worker that may resume it.
 pub type StateCell = Rc<Cell<RequestState>>;
 
@@ -167,7 +171,8 @@ impl Worker {
         state: &StateCell,
         resume: Option<Resume>,
     ) -> Verdict {
-        let may_wait = resume.is_none_or(|r| r.may_wait);
+        let room = self.pending.len() < MAX_WAITING;
+        let may_wait = room && resume.is_none_or(|r| r.may_wait);
         let since = resume.map(|r| r.since);
         let now = host.unix_nanos();
         let mut stats = Stats::default();
@@ -179,7 +184,7 @@ impl Worker {
             headers,
             now_ns: now,
             may_wait,
-            kid_wait: resume.is_none_or(|r| r.may_wait && !r.fetched),
+            kid_wait: room && resume.is_none_or(|r| r.may_wait && !r.fetched),
         };
         let verdict = authenticate(&self.compiled, &view, &mut self.caches, req, &mut stats);
         self.metrics.count(host, &verdict, stats);

@@ -272,3 +272,20 @@ fn keys_are_refreshed_in_the_background_and_kept_when_refresh_fails() {
     let v = w.decide(&host, 1, &request(&token(&pair, "k1")), &cell(), None);
     assert!(is_allow(&v), "stale keys still serve: {v:?}");
 }
+
+#[test]
+fn waiting_requests_are_bounded() {
+    let host = MockHost::new().at_seconds(NOW);
+    let (_, pair) = jwk_of_es256("k1");
+    let mut w = worker(&host);
+    let t = request(&token(&pair, "k1"));
+    for id in 0..u32::try_from(MAX_WAITING).unwrap() {
+        assert!(matches!(
+            w.decide(&host, id, &t, &cell(), None),
+            Verdict::Wait { .. }
+        ));
+    }
+    let v = w.decide(&host, 99_999, &t, &cell(), None);
+    assert_eq!(status(&v), 401, "no room to wait: answered at once");
+    assert_eq!(w.waiting(), MAX_WAITING);
+}
