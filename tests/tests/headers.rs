@@ -323,10 +323,10 @@ fn problem(resp: &Response, status: u16) -> Value {
 /// HTTP/1 and HTTP/2 codecs refuse raw control characters before any filter runs.)
 fn decoding_filter() -> Filter {
     Filter::native(json!({
-                "name": "envoy.filters.http.lua",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                    "default_source_code": {"inline_string": r"
+                    "name": "envoy.filters.http.lua",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                        "default_source_code": {"inline_string": r"
 function envoy_on_request(h)
   local raw = h:headers():get('x-percent-encoded')
   if raw then
@@ -335,8 +335,8 @@ function envoy_on_request(h)
   end
 end
 "}
-                }
-            }))
+                    }
+                }))
 }
 
 #[test]
