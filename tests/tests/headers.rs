@@ -323,10 +323,15 @@ fn problem(resp: &Response, status: u16) -> Value {
 /// HTTP/1 and HTTP/2 codecs refuse raw control characters before any filter runs.)
 fn decoding_filter() -> Filter {
     Filter::native(json!({
-                    "name": "envoy.filters.http.lua",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                        "default_source_code": {"inline_string": r"
+        "name": "envoy.filters.http.lua",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+            "default_source_code": {"inline_string": DECODING_LUA}
+        }
+    }))
+}
+
+const DECODING_LUA: &str = r"
 function envoy_on_request(h)
   local raw = h:headers():get('x-percent-encoded')
   if raw then
@@ -334,10 +339,7 @@ function envoy_on_request(h)
     h:headers():add('x-decoded', decoded)
   end
 end
-"}
-                    }
-                }))
-}
+";
 
 #[test]
 fn malformed_requests_get_problem_json_and_never_reach_the_upstream() {
