@@ -34,6 +34,11 @@ pub mod worker;
 #[cfg(test)]
 pub(crate) mod test_keys;
 
+/// Checks a configuration as `on_configure` does (parse, then compile; no host).
+pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
+    compile::compile(json).map(drop)
+}
+
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
     palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
