@@ -12,25 +12,54 @@
 )]
 
 use base64::Engine;
-use palisade_e2e::envoy::validate_config;
+use palisade_e2e::envoy::{validate_config, wasm_filter_json};
 use palisade_e2e::paths::{scratch_dir, wasm_module, workspace_root};
 use palisade_e2e::{Envoy, Filter, Response, Upstream};
 use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 fn shop() -> Value {
     let path = workspace_root().join("filters/schema/tests/fixtures/shop-openapi-3.1.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Envoy with the schema filter over the shop API; `extra` is merged into the config.
-fn start(extra: Value) -> (Upstream, Envoy) {
+/// The schema filter with `config`; `stop_iteration` sets Envoy's
+/// `allow_on_headers_stop_iteration` in its plugin config (a header-phase pause then leaves the
+/// body callbacks running).
+fn schema_filter(config: Value, stop_iteration: bool) -> Filter {
+    let mut entry = wasm_filter_json("schema", &wasm_module("schema"), &config);
+    if stop_iteration {
+        entry["typed_config"]["config"]["allow_on_headers_stop_iteration"] = json!(true);
+    }
+    Filter::native(entry)
+}
+
+/// The shop API config with `extra` merged in.
+fn shop_config(extra: Value) -> Value {
     let mut config = json!({"openapi": shop()});
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();
     }
+    config
+}
+
+/// Envoy with the schema filter over the shop API as a gateway runs it: request headers held
+/// while a JSON body is validated (`hold_headers` with Envoy's stop-iteration switch); `extra` is
+/// merged into the config.
+fn start(extra: Value) -> (Upstream, Envoy) {
+    let mut config = shop_config(extra);
+    if config.get("hold_headers").is_none() {
+        config["hold_headers"] = json!(true);
+    }
+    start_with(schema_filter(config, true))
+}
+
+fn start_with(filter: Filter) -> (Upstream, Envoy) {
     let upstream = Upstream::start();
     let envoy = Envoy::builder()
-        .filter(Filter::wasm("schema", config))
+        .filter(filter)
         .start(&upstream)
         .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
     (upstream, envoy)
@@ -341,15 +370,15 @@ fn an_oversized_content_length_is_refused_before_the_body_is_sent() {
 
 #[test]
 fn a_chunked_oversized_body_is_cut_off_at_the_limit() {
-    let (_upstream, envoy) =
+    let (upstream, envoy) =
         start(json!({"operations": {"createOrder": {"max_body_bytes": 65536}}}));
     // Valid JSON far over the limit: 8 MiB (an order padded with whitespace).
     let mut big = serde_json::to_vec(&order(1000)).unwrap();
     big.resize(8 * 1024 * 1024, b' ');
     let resp = post_order(&envoy, &big).chunked().send();
     problem(&resp, 413);
-    // (The upstream may have seen the request head: the header phase passes on while the body
-    // is held back, so the router can open the upstream request before the body is refused.)
+    // The headers were held with the body: the upstream saw nothing.
+    assert_eq!(upstream.hits(), 0);
     // Answered mid-body: Envoy closed the connection before the client could send it all.
     let received = envoy
         .stat("http.ingress.downstream_cx_rx_bytes_total")
@@ -454,8 +483,9 @@ fn the_default_limit_is_one_mebibyte_given_room_in_envoys_buffer() {
     // Envoy answers a plain-text 413 itself once a buffering filter holds more than the
     // listener's buffer limit (1 MiB by default): give it room, as envoy/schema.yaml does.
     let upstream = Upstream::start();
+    let config = shop_config(json!({"hold_headers": true}));
     let envoy = Envoy::builder()
-        .filter(Filter::wasm("schema", json!({"openapi": shop()})))
+        .filter(schema_filter(config, true))
         .patch(|b| {
             b["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] =
                 json!(2 * 1024 * 1024)
@@ -470,4 +500,193 @@ fn the_default_limit_is_one_mebibyte_given_room_in_envoys_buffer() {
     body.push(b' ');
     problem(&post_order(&envoy, &body).chunked().send(), 413);
     problem(&post_order(&envoy, &body).send(), 413);
+    assert_eq!(upstream.hits(), 1);
+
+    // Without the room, Envoy's own plain-text 413 comes first (still before the upstream).
+    let (upstream, envoy) = start(json!({"max_body_bytes": 2 * 1024 * 1024}));
+    body.resize(1536 * 1024, b' ');
+    let resp = post_order(&envoy, &body).chunked().send();
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert_ne!(
+        resp.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(upstream.hits(), 0);
+}
+
+/// Sends a request head, waits until `upstream` has seen a request or `wait` has passed, then
+/// sends the body; returns the status and how many requests the upstream received meanwhile.
+/// The body is over 1 KiB: the echo upstream (tiny_http) reads smaller bodies before it counts
+/// the request, so a forwarded head alone would not show.
+fn head_then_body(
+    envoy: &Envoy,
+    upstream: &Upstream,
+    head: &str,
+    body: &[u8],
+    wait: Duration,
+) -> (u16, u64) {
+    assert!(body.len() > 1024, "{}", body.len());
+    let mut stream = TcpStream::connect(envoy.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let before = upstream.hits();
+    let deadline = Instant::now() + wait;
+    while upstream.hits() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen = upstream.hits() - before;
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no answer: {text:?}"));
+    (status, seen)
+}
+
+fn order_head(body_len: usize) -> String {
+    format!(
+        "POST /v1/orders HTTP/1.1\r\nhost: shop\r\ncontent-type: application/json\r\nx-request-id: {REQUEST_ID}\r\ncontent-length: {body_len}\r\nconnection: close\r\n\r\n"
+    )
+}
+
+#[test]
+fn held_headers_keep_refused_bodies_from_the_upstream() {
+    let (upstream, envoy) =
+        start(json!({"operations": {"createOrder": {"max_body_bytes": 65536}}}));
+    // Invalid bodies of every kind, sent with content-length and chunked, small and large.
+    let mut bad = order(20);
+    bad["items"][1]["price"] = json!(-1);
+    let bad = serde_json::to_vec(&bad).unwrap();
+    let mut big_bad = order(600);
+    big_bad["items"][599]["qty"] = json!(0);
+    let big_bad = serde_json::to_vec(&big_bad).unwrap();
+    assert!(
+        big_bad.len() > 32 * 1024 && big_bad.len() < 65536,
+        "{}",
+        big_bad.len()
+    );
+    for body in [&bad, &big_bad] {
+        problem(&post_order(&envoy, body).send(), 400);
+        problem(&post_order(&envoy, body).chunked().send(), 400);
+    }
+    problem(&post_order(&envoy, b"{\"customer\":").send(), 400);
+    let mut huge = serde_json::to_vec(&order(1000)).unwrap();
+    huge.resize(4 * 1024 * 1024, b' ');
+    problem(&post_order(&envoy, &huge).chunked().send(), 413);
+    // The head alone, with time for the router to act on it, then an invalid body.
+    let (status, seen) = head_then_body(
+        &envoy,
+        &upstream,
+        &order_head(bad.len()),
+        &bad,
+        Duration::from_secs(1),
+    );
+    assert_eq!((status, seen), (400, 0));
+    assert_eq!(
+        upstream.hits(),
+        0,
+        "no refused request reached the upstream, not even its head"
+    );
+    assert_eq!(
+        envoy.stat("wasmcustom.palisade_schema_rejected_invalid_body"),
+        Some(6)
+    );
+
+    // Valid bodies are released whole, headers and body unchanged, however they were sent.
+    let good = serde_json::to_vec(&order(600)).unwrap();
+    let resp = post_order(&envoy, &good).send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), good);
+    assert_eq!(
+        resp.upstream_header("x-request-id").as_deref(),
+        Some(REQUEST_ID)
+    );
+    let resp = post_order(&envoy, &good).chunked().send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), good);
+    let slow = serde_json::to_vec(&order(20)).unwrap();
+    let (status, seen) = head_then_body(
+        &envoy,
+        &upstream,
+        &order_head(slow.len()),
+        &slow,
+        Duration::from_millis(300),
+    );
+    assert_eq!((status, seen), (200, 0), "held until the body came");
+    // Requests without a validated body are not held: no body, and a streamed (png) body.
+    assert_eq!(
+        envoy.request("GET", "/v1/products?limit=3").send().status,
+        200
+    );
+    let resp = envoy
+        .request("PUT", "/v1/products/P0001/image")
+        .header("content-type", "image/png")
+        .body(vec![0x89u8; 40_000])
+        .chunked()
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["body_len"], 40_000);
+    assert_eq!(upstream.hits(), 5);
+    assert_eq!(envoy.stat("wasmcustom.palisade_schema_validated"), Some(5));
+}
+
+#[test]
+fn without_hold_headers_the_upstream_sees_the_head_of_a_refused_body() {
+    // The default, for Envoys without the stop-iteration switch (Istio's WasmPlugin cannot set
+    // it): the headers pass on at once, so the router opens the upstream request before the body
+    // is read; the refused body itself is never forwarded.
+    let (upstream, envoy) = start_with(schema_filter(shop_config(json!({})), false));
+    let mut bad = order(20);
+    bad["items"][0]["sku"] = json!("lower");
+    let bad = serde_json::to_vec(&bad).unwrap();
+    let (status, seen) = head_then_body(
+        &envoy,
+        &upstream,
+        &order_head(bad.len()),
+        &bad,
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        (status, seen),
+        (400, 1),
+        "the upstream saw the head before the body was refused"
+    );
+    // Valid bodies still pass byte for byte.
+    let good = serde_json::to_vec(&order(50)).unwrap();
+    let resp = post_order(&envoy, &good).chunked().send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(echoed_body(&resp), good);
+}
+
+#[test]
+fn without_envoys_stop_iteration_switch_held_headers_stop_the_body_callbacks() {
+    // Why `hold_headers` is off by default: Envoy turns a header-phase pause into
+    // StopAllIterationAndWatermark unless `allow_on_headers_stop_iteration` is set, and then the
+    // filter is never given the body. The request waits until Envoy's idle timeout answers it.
+    let upstream = Upstream::start();
+    let envoy = Envoy::builder()
+        .filter(schema_filter(
+            shop_config(json!({"hold_headers": true})),
+            false,
+        ))
+        .patch(|b| {
+            b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+                ["typed_config"]["stream_idle_timeout"] = json!("2s")
+        })
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
+    let good = serde_json::to_vec(&order(1)).unwrap();
+    let resp = post_order(&envoy, &good).send();
+    // 504 `stream timeout`: Envoy holds the whole request; the filter never answered it.
+    assert_eq!((resp.status, resp.text().as_str()), (504, "stream timeout"));
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(envoy.stat("wasmcustom.palisade_schema_validated"), Some(0));
+    // Without a body nothing is held, and the request passes.
+    assert_eq!(envoy.request("GET", "/v1/products").send().status, 200);
 }

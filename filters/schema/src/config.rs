@@ -9,7 +9,8 @@
 //!   "max_body_bytes": 1048576,
 //!   "json": { "max_depth": 64, "max_number_length": 100, "duplicate_keys": "reject" },
 //!   "unmatched_path": "reject", "unmatched_method": "reject",
-//!   "max_violations": 10, "verbose": false, "report_only": false
+//!   "max_violations": 10, "verbose": false, "report_only": false,
+//!   "hold_headers": false
 //! }
 //! ```
 //! Plain mode replaces `openapi` with `routes` (see [`crate::plain`]).
@@ -77,6 +78,12 @@ pub struct Config {
     /// Log and count violations, but let requests through.
     #[serde(default)]
     pub report_only: bool,
+    /// Hold the request headers while a JSON body is buffered and validated, so a refused body
+    /// never reaches the upstream. Needs `allow_on_headers_stop_iteration: true` in Envoy's Wasm
+    /// plugin config (Envoy >= 1.35; see [`crate::flow`]): without it Envoy stops the body
+    /// callbacks of a request whose headers are held, and the request hangs.
+    #[serde(default)]
+    pub hold_headers: bool,
 }
 
 /// Settings of one operation.
@@ -157,6 +164,9 @@ pub struct Compiled {
     pub answers: AnswerStyle,
     /// Let violating requests through (logged and counted).
     pub report_only: bool,
+    /// Hold the headers of a request whose body is validated until the body is (needs Envoy's
+    /// `allow_on_headers_stop_iteration`).
+    pub hold_headers: bool,
 }
 
 /// Parses and compiles the plugin configuration.
@@ -257,6 +267,7 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
             max_violations: config.max_violations,
         },
         report_only: config.report_only,
+        hold_headers: config.hold_headers,
     })
 }
 

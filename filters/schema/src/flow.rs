@@ -2,8 +2,25 @@
 //! the declared body size in the header phase, then (only when the operation has a JSON body
 //! schema) buffer the body up to its limit and validate it.
 //!
-//! The header phase never pauses: in Envoy a paused header phase also holds back the body
-//! callbacks. Buffering is done by pausing in the body phase until the end of the stream.
+//! Buffering is done by pausing in the body phase until the end of the stream (Envoy's
+//! `StopIterationAndBuffer`, bounded by the listener's buffer limit). Whether the header phase
+//! pauses too depends on Envoy, and is the `hold_headers` setting:
+//!
+//! - Envoy turns a Proxy-Wasm `Pause` from `on_http_request_headers` into
+//!   `StopAllIterationAndWatermark` unless the plugin config sets `allow_on_headers_stop_iteration:
+//!   true` (Envoy >= 1.35; `ContextBase::convertVmCallResultToFilterHeadersStatus` in
+//!   proxy-wasm-cpp-host `src/context.cc`, with `DefaultAllowOnHeadersStopIteration = false` read
+//!   in Envoy's `source/extensions/common/wasm/context.cc`). `StopAll` holds back the body
+//!   callbacks as well: the filter would wait for a body it is never given, and the request
+//!   hangs. So by default (`hold_headers: false`) the header phase never pauses: the router opens
+//!   the upstream request and sends the request head as soon as the headers pass, and a body
+//!   refused later only resets that upstream request (its body is never forwarded).
+//! - With `allow_on_headers_stop_iteration: true` a header `Pause` is Envoy's `StopIteration`: the
+//!   body callbacks still arrive and a `Continue` from the body phase releases headers and body
+//!   together (as Envoy's own buffer filter does). With `hold_headers: true` the header phase
+//!   pauses exactly when a JSON body will be validated, so a refused request never reaches the
+//!   upstream at all. Requests without a body, or whose body is not validated, still pass the
+//!   header phase at once.
 
 use crate::config::{Compiled, Unmatched};
 use crate::json;
@@ -147,18 +164,24 @@ impl RequestFlow {
             self.stats.validated.inc(host);
             return Decision::Continue;
         }
-        self.state = match plan {
-            BodyPlan::ValidateJson(schema) => State::Buffering {
+        if let BodyPlan::ValidateJson(schema) = plan {
+            self.state = State::Buffering {
                 operation: op.id.clone(),
                 schema,
                 limit: op.max_body_bytes,
                 buffered: 0,
-            },
-            _ => State::Counting {
-                operation: op.id.clone(),
-                limit: op.max_body_bytes,
-                seen: 0,
-            },
+            };
+            // Held until the body is validated (only safe with Envoy's stop-iteration switch).
+            return if config.hold_headers {
+                Decision::Pause
+            } else {
+                Decision::Continue
+            };
+        }
+        self.state = State::Counting {
+            operation: op.id.clone(),
+            limit: op.max_body_bytes,
+            seen: 0,
         };
         Decision::Continue
     }

@@ -190,13 +190,13 @@ fn unknown_paths_and_methods_get_404_and_405_or_pass() {
 }
 
 #[test]
-fn json_bodies_are_buffered_in_the_body_phase_never_the_header_phase() {
+fn by_default_json_bodies_are_buffered_in_the_body_phase_not_the_header_phase() {
     let cfg = shop_config(json!({}));
     let mut r = request(&cfg, "POST", "/v1/orders?dry_run=true", &ORDER_HEADERS);
     assert_eq!(
         r.headers(false),
         Decision::Continue,
-        "the header phase must not pause"
+        "without hold_headers the header phase must not pause"
     );
     let body = serde_json::to_vec(&order()).unwrap();
     // A first chunk short of the end pauses (buffers); the last one validates.
@@ -204,6 +204,60 @@ fn json_bodies_are_buffered_in_the_body_phase_never_the_header_phase() {
     assert_eq!(r.body(&body, 7), Decision::Continue);
     assert_eq!(r.metric("validated"), 1);
     assert!(r.host.sent().is_empty());
+}
+
+#[test]
+fn held_headers_pause_only_for_a_body_that_will_be_validated() {
+    let cfg = shop_config(json!({"hold_headers": true}));
+    let body = serde_json::to_vec(&order()).unwrap();
+    // A JSON body to validate: held in the header phase, released whole at the end.
+    let mut r = request(&cfg, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert_eq!(r.headers(false), Decision::Pause);
+    assert_eq!(r.body(&body, 9), Decision::Continue);
+    assert_eq!(r.metric("validated"), 1);
+    assert!(r.host.sent().is_empty());
+    // Refused at the end (400) or as soon as it passes the limit (413), while still held.
+    let mut r = request(&cfg, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert_eq!(r.headers(false), Decision::Pause);
+    assert_eq!(denial(r.body(b"{\"items\":[]}", 4)).0.status, 400);
+    let small = shop_config(json!({"hold_headers": true, "max_body_bytes": 100}));
+    let mut r = request(&small, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert_eq!(r.headers(false), Decision::Pause);
+    assert_eq!(denial(r.body(&body, 60)).0.status, 413);
+    // Trailers end a held body too.
+    let mut r = request(&cfg, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert_eq!(r.headers(false), Decision::Pause);
+    r.host.set_body(Body::Request, &body);
+    assert_eq!(
+        r.flow.on_request_body(&r.host, body.len(), false),
+        Decision::Pause
+    );
+    assert_eq!(r.flow.on_request_trailers(&r.host), Decision::Continue);
+
+    // Nothing is held without a body, for a body that only streams, or for one refused at once.
+    let mut r = request(&cfg, "GET", "/v1/products?limit=2", &[]);
+    assert_eq!(r.headers(true), Decision::Continue);
+    let mut r = request(&cfg, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert!(
+        matches!(r.headers(true), Decision::Deny(_)),
+        "required body missing"
+    );
+    let png = [("content-type", "image/png")];
+    let mut r = request(&cfg, "PUT", "/v1/products/P0001/image", &png);
+    assert_eq!(r.headers(false), Decision::Continue);
+    assert_eq!(r.body(&[0u8; 64], 16), Decision::Continue);
+    let mut r = request(
+        &cfg,
+        "POST",
+        "/v1/orders",
+        &[("content-type", "text/plain")],
+    );
+    assert_eq!(denial(r.headers(false)).0.status, 415);
+    // Report-only: held while validated, then let through.
+    let report = shop_config(json!({"hold_headers": true, "report_only": true}));
+    let mut r = request(&report, "POST", "/v1/orders", &ORDER_HEADERS);
+    assert_eq!(r.headers(false), Decision::Pause);
+    assert_eq!(r.body(b"{\"items\":[]}", 4), Decision::Continue);
 }
 
 #[test]
