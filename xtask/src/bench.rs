@@ -8,6 +8,7 @@
 
 mod chart;
 mod configs;
+mod launch;
 mod procfs;
 mod report;
 mod tokens;
@@ -16,8 +17,9 @@ mod wrk;
 
 use crate::build::{wasm_dir, FILTERS};
 use crate::tools::envoy_binary;
-use crate::util::{cargo, root, step, Result};
-use palisade_e2e::{Envoy, RequestBuilder};
+pub(crate) use crate::util::step;
+use crate::util::{cargo, root, Result};
+use palisade_e2e::Envoy;
 use report::{ModuleRow, Row};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,7 +128,7 @@ fn run(plan: Plan, only: &[String]) -> Result {
     let wrk_cpu = (cpus >= 2).then_some(1);
 
     let load_times = if plan.load_time_starts > 0 {
-        measure_load_times(&variants, plan.load_time_starts)
+        launch::measure_load_times(&variants, plan.load_time_starts)
     } else {
         Vec::new()
     };
@@ -136,15 +138,8 @@ fn run(plan: Plan, only: &[String]) -> Result {
         variants.len()
     ));
     let mut running = Vec::new();
-    for variant in variants {
-        let checked = start(&variant)
-            .map_err(|log| format!("Envoy did not start:\n{}", tail(&log, 20)))
-            .and_then(|envoy| {
-                quiet_logs(&envoy)?;
-                check_probes(&variant, &envoy)?;
-                Ok(envoy)
-            });
-        let envoy = match checked {
+    for (variant, started) in launch::start_all(variants, cpus) {
+        let envoy = match started {
             Ok(envoy) => envoy,
             // A smoke run must fail; a bench reports what it could measure.
             Err(why) if plan.report => {
@@ -289,70 +284,6 @@ fn is_proxy_wasm(module: &Path) -> bool {
     })
 }
 
-/// Starts a variant's Envoy; `Err` holds its log.
-fn start(variant: &Variant) -> std::result::Result<Envoy, String> {
-    let mut builder = Envoy::builder().concurrency(1);
-    for filter in &variant.filters {
-        builder = builder.filter(filter.clone());
-    }
-    let route_config = variants::route_config(&variant.route);
-    builder = builder.patch(move |bootstrap| {
-        if let Some(slot) = bootstrap.pointer_mut(
-            "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/route_config",
-        ) {
-            *slot = route_config;
-        }
-    });
-    // Every route answers directly; the upstream cluster is never used.
-    builder.start_with_upstream_port(9).map_err(|e| e.log)
-}
-
-/// The harness logs Wasm at debug; under load that would measure log writing.
-fn quiet_logs(envoy: &Envoy) -> Result {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], envoy.admin_port()));
-    let resp = RequestBuilder::new(addr, "POST", "/logging?level=warning")
-        .try_send()
-        .map_err(|e| format!("admin /logging: {e}"))?;
-    if resp.status == 200 {
-        Ok(())
-    } else {
-        Err(format!("admin /logging answered {}", resp.status))
-    }
-}
-
-/// Sends the variant's probes; `Err` says which answer was wrong.
-fn check_probes(variant: &Variant, envoy: &Envoy) -> Result {
-    for probe in &variant.probes {
-        let mut req = envoy.request(probe.load.method, &probe.load.path);
-        for (name, value) in &probe.load.headers {
-            req = req.header(name, value);
-        }
-        if let Some(body) = &probe.load.body {
-            req = req.body(body.clone());
-        }
-        let resp = req
-            .try_send()
-            .map_err(|e| format!("no answer to a probe: {e}"))?;
-        if resp.status != probe.status {
-            return Err(format!(
-                "{} {} answered {} instead of {}: {}\n{}",
-                probe.load.method,
-                probe.load.path,
-                resp.status,
-                probe.status,
-                tail(&resp.text(), 5),
-                tail(&envoy.log(), 20)
-            ));
-        }
-        if let Some(name) = probe.absent {
-            if let Some(value) = resp.header(name) {
-                return Err(format!("`{name}: {value}` was not removed"));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One load window on a variant: Envoy's CPU time around a wrk run, per request served.
 fn measure(
     r: &Running,
@@ -398,37 +329,6 @@ fn check_run(variant: &Variant, run: &wrk::Run) -> Result {
             variant.id, run.requests, run.status_errors, run.socket_errors, variant.expect
         ))
     }
-}
-
-/// Start-to-ready of each distinct module set, `starts` times, before the long-lived Envoys run.
-fn measure_load_times(variants: &[Variant], starts: usize) -> Vec<(String, Duration)> {
-    step("load time: start-to-ready per module set");
-    let mut seen: Vec<Vec<PathBuf>> = Vec::new();
-    let mut out = Vec::new();
-    for v in variants {
-        let floor = v.id == FLOOR;
-        if !floor && (v.modules.is_empty() || seen.contains(&v.modules)) {
-            continue;
-        }
-        seen.push(v.modules.clone());
-        let mut times = Vec::new();
-        for _ in 0..starts {
-            let t = Instant::now();
-            // One that does not start is reported (and skipped) when the variants start.
-            if let Ok(envoy) = start(v) {
-                times.push(t.elapsed());
-                drop(envoy);
-            }
-        }
-        if times.is_empty() {
-            continue;
-        }
-        times.sort();
-        let median = times.get(times.len() / 2).copied().unwrap_or_default();
-        println!("  {:<28} {:>5} ms", v.id, median.as_millis());
-        out.push((v.id.clone(), median));
-    }
-    out
 }
 
 fn module_rows(

@@ -103,6 +103,15 @@ pub fn ratelimit(limited: bool) -> Value {
     })
 }
 
+/// The ratelimit filter as the gateway example keys it: per verified user (the `sub` claim the jwt
+/// filter forwards), a budget never exhausted.
+pub fn ratelimit_per_user() -> Value {
+    json!({
+        "rules": [{"name": "per-user", "key": ["claim:sub"],
+                   "limits": [{"requests": 1_000_000_000u32, "per": "1s"}]}]
+    })
+}
+
 /// Envoy's `local_ratelimit` with one token bucket of the same size.
 pub fn native_ratelimit(limited: bool) -> Value {
     let bucket = if limited {

@@ -422,7 +422,8 @@ pub fn catalogue(
         skipped.push(not_built("schema"));
     }
 
-    // The gateway: every filter in one chain, against the native filters that have an equivalent.
+    // The gateway (envoy/gateway.yaml's order and keys): every filter in one chain, against the
+    // native filters that have an equivalent.
     let chain_request =
         || post(&body_1k).header("authorization", &format!("Bearer {}", tokens.es256));
     let gateway = ["headers", "jwt", "ratelimit", "schema"];
@@ -437,7 +438,7 @@ pub fn catalogue(
                 vec![
                     modules.filter("headers", configs::headers()),
                     modules.filter("jwt", configs::jwt(&tokens.jwks, true)),
-                    modules.filter("ratelimit", configs::ratelimit(false)),
+                    modules.filter("ratelimit", configs::ratelimit_per_user()),
                     modules.filter("schema", configs::schema()),
                     Filter::native(configs::native_buffer()),
                 ],
