@@ -109,6 +109,32 @@ impl<'de> Deserialize<'de> for ConfigDuration {
     }
 }
 
+/// Written as the parser reads it: a non-negative number of seconds, or a number with a unit.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ConfigDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "palisade_core::config::ConfigDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: seconds as a number (`1.5`), or a number with a unit: `250ms`, `1.5s`, `10m`, `2h`, `1d` (also `ns`, `us`).",
+            "oneOf": [
+                { "type": "number", "minimum": 0 },
+                { "type": "string", "pattern": DURATION_PATTERN }
+            ]
+        })
+    }
+}
+
+/// What [`parse_duration`] accepts, as an ECMA-262 regular expression (for the JSON Schema).
+#[cfg(feature = "schema")]
+pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|ms|s|m|h|d)\s*$";
+
 fn seconds_to_duration(seconds: f64) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!(
@@ -217,6 +243,35 @@ mod tests {
         assert_eq!(cfg.timeout.get(), Duration::from_secs(2));
         let err = parse::<Outer>(br#"{"timeout": "2 weeks"}"#).unwrap_err();
         assert_eq!(err.path, "timeout");
+    }
+
+    /// The JSON Schema's pattern accepts exactly the texts the parser accepts (bar overflow).
+    #[cfg(feature = "schema")]
+    #[test]
+    fn duration_pattern_agrees_with_the_parser() {
+        let pattern = regex_lite::Regex::new(DURATION_PATTERN).unwrap();
+        for text in [
+            "250ms", "1.5s", "10m", " 2h ", "1d", "3us", "7ns", "1.s", ".5s", "0s",
+        ] {
+            assert!(parse_duration(text).is_ok(), "{text}");
+            assert!(pattern.is_match(text), "{text}");
+        }
+        for text in [
+            "10",
+            "5 parsecs",
+            "-5s",
+            "s",
+            ".s",
+            "1.2.3s",
+            "1e3s",
+            "ms",
+            "",
+            "1 s",
+            "2w",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text}");
+            assert!(!pattern.is_match(text), "{text}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 /// A route match as written in config.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
     /// Path prefix (`/api/`).
@@ -34,6 +35,7 @@ pub struct RouteMatch {
 
 /// A header condition.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderMatch {
     /// Header name (case-insensitive).

@@ -59,6 +59,7 @@ const FRAMING_HEADERS: &[&str] = &[
 
 /// The top-level configuration.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Header set to start from (default `browser`).
@@ -77,6 +78,7 @@ pub struct FilterConfig {
 
 /// A per-route override.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Which requests it applies to.
@@ -95,6 +97,7 @@ pub struct RouteConfig {
 
 /// Response-side settings; unset fields inherit.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResponseConfig {
     /// Headers to override (`"value"`), disable (`null`) or add (`{ "value": .. }`).
@@ -119,6 +122,7 @@ pub struct ResponseConfig {
 
 /// Request-side settings; unset fields inherit.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestConfig {
     /// Request headers stripped on top of `x-envoy-*` and `x-jwt-*` (`prefix*` allowed).
@@ -164,6 +168,7 @@ pub enum HeaderSetting {
 
 /// The object form of a header setting.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DetailedHeader {
     /// Value.
@@ -219,6 +224,42 @@ impl<'de> Deserialize<'de> for HeaderSettings {
             }
         }
         d.deserialize_map(OrderedVisitor)
+    }
+}
+
+/// `response.headers` in the JSON Schema: an object of header names (its serde impl is by hand).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for HeaderSettings {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HeaderSettings".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let setting = generator.subschema_for::<HeaderSetting>();
+        schemars::json_schema!({
+            "description": "Response headers by name: a value overrides or adds, `null` disables, an object gives details.",
+            "type": "object",
+            "additionalProperties": setting
+        })
+    }
+}
+
+/// One `response.headers` entry in the JSON Schema: `null`, a value, or the object form.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for HeaderSetting {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HeaderSetting".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let detailed = generator.subschema_for::<DetailedHeader>();
+        schemars::json_schema!({
+            "anyOf": [
+                { "description": "Do not send this header.", "type": "null" },
+                { "description": "Send it with this value.", "type": "string" },
+                detailed
+            ]
+        })
     }
 }
 

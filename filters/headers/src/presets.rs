@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 /// A named set of security response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// The OWASP Secure Headers Project recommendations, verbatim.

@@ -42,6 +42,7 @@ fn default_timeout() -> ConfigDuration {
 
 /// The config as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Rules, first match (whose key parts are all present) wins; no match: the request passes.
@@ -70,6 +71,7 @@ pub struct Config {
 
 /// Which rate-limit fields answers carry.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResponseHeadersConfig {
     /// IETF `RateLimit` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11).
@@ -95,6 +97,7 @@ impl Default for ResponseHeadersConfig {
 
 /// The rate-limit service.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// The Envoy cluster (HTTP/2) of the RLS.
@@ -112,6 +115,7 @@ pub struct ServiceConfig {
 /// A key part as written: `"client_ip"`, `"path"`, `"method"`, `"rule"`, `"header:<name>"`,
 /// `"claim:<name>"`, or `{"part": "...", "descriptor_key": "..."}` to name its RLS entry.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum KeyPartConfig {
     /// The short form.
@@ -122,6 +126,7 @@ pub enum KeyPartConfig {
 
 /// A key part with its RLS descriptor entry key.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyPartWithDescriptor {
     /// The part, as in the short form.
@@ -132,6 +137,7 @@ pub struct KeyPartWithDescriptor {
 
 /// A rule as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Unique name: policy name in the answers, metric name part, RLS `generic_key` value.
@@ -152,6 +158,7 @@ pub struct RuleConfig {
 
 /// A limit as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
     /// Policy name (default: the rule's name, or `<rule>-<index>` for a rule's second and later).

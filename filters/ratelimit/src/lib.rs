@@ -12,6 +12,12 @@ pub mod rls;
 pub mod slot_table;
 pub mod stats;
 
+/// Checks a JSON configuration as `on_configure` does (parse, then compile), without a host:
+/// for `cargo xtask check-config` and tests of example configs.
+pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
+    config::compile(json).map(drop)
+}
+
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
     palisade_core::proxy_host::install_panic_hook("palisade-ratelimit");

@@ -34,6 +34,7 @@ const DEPTH_CEILING: usize = 120;
 
 /// The configuration as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// An OpenAPI 3.0 or 3.1 document (JSON).
@@ -88,6 +89,7 @@ pub struct Config {
 
 /// Settings of one operation.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OperationConfig {
     /// Its body limit.
@@ -97,6 +99,7 @@ pub struct OperationConfig {
 
 /// Limits on JSON bodies, as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JsonConfig {
     /// Deepest nesting of arrays and objects.
@@ -122,6 +125,7 @@ impl Default for JsonConfig {
 
 /// What to do with a request no operation describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Unmatched {
     /// Answer 404 / 405.

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// What to do with an object that repeats a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateKeys {
     /// Refuse the body: parsers disagree on which value counts (JSON smuggling).

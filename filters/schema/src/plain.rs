@@ -24,6 +24,7 @@ use serde_json::Value;
 
 /// A route as written.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// When it applies (every request when absent).
@@ -45,6 +46,7 @@ pub struct RouteConfig {
 
 /// A body rule.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BodyConfig {
     /// The JSON Schema of the body.
@@ -63,6 +65,7 @@ fn json_only() -> Vec<String> {
 
 /// A query or header rule.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ParamConfig {
     /// Parameter or header name.

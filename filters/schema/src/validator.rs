@@ -15,6 +15,7 @@ use std::fmt;
 
 /// The JSON Schema dialect of schemas that name none with `$schema`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Dialect {
     /// Draft-07 (`http://json-schema.org/draft-07/schema#`).
     #[serde(rename = "draft-07")]
