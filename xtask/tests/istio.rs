@@ -1,7 +1,7 @@
-//! `envoy/istio/`: every `WasmPlugin`'s `pluginConfig` is accepted by its filter's own config
-//! compiler (the function its `on_configure` runs), the plugins pull the compat image that
-//! `cargo xtask oci --push` publishes for this version, and their phases and priorities put the
-//! filters in gateway order.
+//! `envoy/istio/`: every `WasmPlugin`'s `pluginConfig` is accepted by its filter's own
+//! `check_config` (the parse and compile its `on_configure` runs), the plugins pull the compat
+//! image that `cargo xtask oci --push` publishes for this version, and their phases and
+//! priorities put the filters in gateway order.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,14 +16,14 @@ use std::path::PathBuf;
 /// The filters, in gateway order.
 const FILTERS: [&str; 4] = ["headers", "jwt", "ratelimit", "schema"];
 
-/// Runs a filter's config compiler on a JSON configuration, as Envoy would hand it over.
-// The lead may switch these to each crate's `check_config(&[u8])` once every filter exports it.
+/// Runs a filter's own config check (parse and compile, as its `on_configure` does) on a JSON
+/// configuration, as Envoy would hand it over.
 fn check_config(filter: &str, json: &[u8]) -> Result<(), String> {
     let result = match filter {
-        "headers" => palisade_headers::config::compile(json).map(drop),
-        "jwt" => palisade_jwt::compile::compile(json).map(drop),
-        "ratelimit" => palisade_ratelimit::config::compile(json).map(drop),
-        "schema" => palisade_schema::config::compile(json).map(drop),
+        "headers" => palisade_headers::check_config(json),
+        "jwt" => palisade_jwt::check_config(json),
+        "ratelimit" => palisade_ratelimit::check_config(json),
+        "schema" => palisade_schema::check_config(json),
         other => panic!("no filter {other}"),
     };
     result.map_err(|e| e.to_string())
