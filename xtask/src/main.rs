@@ -19,6 +19,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream
   oci     pack each built filter as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
           target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)
+  schemas write each filter's configuration JSON Schema to envoy/schemas/ (--check: fail
+          when a published schema differs from the config types)
+  check-config FILE... [--filter NAME]
+          check filter configurations (a filter's JSON, an Envoy bootstrap, Istio WasmPlugins)
+          with the filters' own parsers; prints each error's field path
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
           beside the native Envoy filter; report in target/bench/ (--quick, --smoke)";
 
@@ -34,6 +39,8 @@ fn main() {
             &build::wasm_dir(),
             &build::FILTERS,
         ),
+        Some("schemas") => xtask::schemas::cli(args.get(1..).unwrap_or_default()),
+        Some("check-config") => xtask::check_config::cli(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!("{USAGE}");

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// The filter configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Token issuers, by name.
@@ -39,6 +40,7 @@ pub struct Config {
 
 /// A token issuer: how its tokens are found, checked, and forwarded.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// `iss` must equal this (required for OIDC discovery).
@@ -90,6 +92,7 @@ pub struct ProviderConfig {
 
 /// A header holding a token.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderLocationConfig {
     /// Header name.
@@ -101,6 +104,7 @@ pub struct HeaderLocationConfig {
 
 /// A claim to copy into a header.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimToHeaderConfig {
     /// Header to set.
@@ -114,6 +118,7 @@ pub struct ClaimToHeaderConfig {
 
 /// Where local keys are (Envoy's `DataSource`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceConfig {
     /// The JWKS itself.
@@ -129,6 +134,7 @@ pub struct DataSourceConfig {
 
 /// Keys fetched over HTTP through an Envoy cluster.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RemoteJwksConfig {
     /// The JWKS URL (or, with `oidc_discovery`, the discovery document's; default
@@ -154,6 +160,7 @@ pub struct RemoteJwksConfig {
 
 /// Envoy's `HttpUri`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HttpUriConfig {
     /// `http(s)://authority/path`.
@@ -168,6 +175,7 @@ pub struct HttpUriConfig {
 
 /// Envoy's `JwksAsyncFetch`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AsyncFetchConfig {
     /// Accepted for compatibility; listeners never wait for keys here.
@@ -180,6 +188,7 @@ pub struct AsyncFetchConfig {
 
 /// Envoy's `RetryPolicy`, for the key fetch.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicyConfig {
     /// Retries with exponential backoff before falling back to `failed_refetch_duration`.
@@ -192,6 +201,7 @@ pub struct RetryPolicyConfig {
 
 /// Exponential backoff bounds.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BackOffConfig {
     /// First wait (default 1s).
@@ -204,6 +214,7 @@ pub struct BackOffConfig {
 
 /// Envoy's `JwtCacheConfig`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JwtCacheConfig {
     /// Tokens cached per worker (default 100; 0 turns the cache off).
@@ -213,6 +224,7 @@ pub struct JwtCacheConfig {
 
 /// A rule: which requests, what they require.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Which requests (core route matcher; absent: all).
@@ -231,6 +243,7 @@ pub struct RuleConfig {
 
 /// Envoy's `JwtRequirement`: exactly one member.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RequirementConfig {
     /// A valid token of this provider.
@@ -260,6 +273,7 @@ pub enum RequirementConfig {
 
 /// What the token must carry on this route.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationConfig {
     /// Scopes required (all of them).
@@ -272,6 +286,7 @@ pub struct AuthorizationConfig {
 
 /// A claim condition: exactly one of `equals`, `contains`, `one_of`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimCheckConfig {
     /// Claim name or dotted path.
@@ -289,6 +304,7 @@ pub struct ClaimCheckConfig {
 
 /// Failure mode when keys cannot be loaded.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeysUnavailableConfig {
     /// `deny` (default) or `allow`.
@@ -305,6 +321,7 @@ pub struct KeysUnavailableConfig {
 
 /// Deny or allow when keys cannot be loaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeysUnavailableAction {
     /// Answer with 401 or 503.
