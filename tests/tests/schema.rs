@@ -60,6 +60,12 @@ fn start_with(filter: Filter) -> (Upstream, Envoy) {
     let upstream = Upstream::start();
     let envoy = Envoy::builder()
         .filter(filter)
+        // Room in Envoy's own buffer well above every limit under test, so the answer to an
+        // oversized body is always the filter's (one socket read can bring megabytes at once).
+        .patch(|b| {
+            b["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] =
+                json!(16 * 1024 * 1024)
+        })
         .start(&upstream)
         .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
     (upstream, envoy)
@@ -503,7 +509,12 @@ fn the_default_limit_is_one_mebibyte_given_room_in_envoys_buffer() {
     assert_eq!(upstream.hits(), 1);
 
     // Without the room, Envoy's own plain-text 413 comes first (still before the upstream).
-    let (upstream, envoy) = start(json!({"max_body_bytes": 2 * 1024 * 1024}));
+    let upstream = Upstream::start();
+    let config = shop_config(json!({"hold_headers": true, "max_body_bytes": 2 * 1024 * 1024}));
+    let envoy = Envoy::builder()
+        .filter(schema_filter(config, true))
+        .start(&upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log));
     body.resize(1536 * 1024, b' ');
     let resp = post_order(&envoy, &body).chunked().send();
     assert_eq!(resp.status, 413, "{}", resp.text());
