@@ -117,7 +117,7 @@ pub fn cli(args: &[String]) -> Result<(), String> {
     match invalid {
         0 => Ok(()),
         n => Err(format!(
-            "{n} invalid (of {checked} configurations checked in {} files)",
+            "{n} problem(s) in {} file(s), {checked} configuration(s) checked",
             args.files.len()
         )),
     }

@@ -256,8 +256,7 @@ pub fn filter_of_file(path: &Path) -> Result<String, String> {
         }
     }
     Err(format!(
-        "cannot tell which filter {} configures: give --filter ({})",
-        path.display(),
+        "neither its name nor its folder's names a filter: give --filter ({})",
         FILTERS.join(", ")
     ))
 }
