@@ -84,6 +84,11 @@ pub fn test() -> Result {
 
     build()?;
 
+    step("xtask tests: OCI artifacts through a real docker-registry, Istio manifests, config schemas");
+    run(cargo()
+        .args(["test", "-p", "xtask"])
+        .env("PALISADE_WASM_DIR", wasm_dir()))?;
+
     step("end-to-end tests through Envoy");
     let mut cmd = cargo();
     cmd.args(["test", "-p", "palisade-e2e"])

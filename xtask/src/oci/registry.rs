@@ -33,6 +33,8 @@ pub fn is_loopback(registry: &str) -> bool {
 impl Registry {
     /// A client speaking HTTPS, except plain HTTP to the registry hosts in `plain_http`.
     pub fn new(plain_http: Vec<String>) -> Result<Self, String> {
+        // Already installed (a second registry in one run) is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             ..ClientConfig::default()
