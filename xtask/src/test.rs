@@ -102,6 +102,9 @@ pub fn test() -> Result {
     }
     run(&mut cmd)?;
 
+    step("bench smoke run: every variant answers correctly (one short round, no timings checked)");
+    crate::bench::smoke()?;
+
     println!(
         "\nall checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
