@@ -8,6 +8,8 @@ use std::time::Instant;
 /// fmt, clippy (native and wasm32-wasip1), native unit tests, the core's tests under Node, e2e.
 pub fn test() -> Result {
     let start = Instant::now();
+    // One clean build per run: incremental state only costs time here.
+    std::env::set_var("CARGO_INCREMENTAL", "0");
     setup()?;
 
     step("format");
