@@ -5,8 +5,8 @@ use crate::config::{self, Compiled};
 use crate::flow::RequestFlow;
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
-use palisade_core::host::{load_config, send_denial};
-use palisade_core::proxy_host::ProxyWasmHost;
+use palisade_core::host::load_config;
+use palisade_core::proxy_host::{act, ProxyWasmHost};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
@@ -62,24 +62,13 @@ struct SchemaHttp {
 
 impl Context for SchemaHttp {}
 
-fn act(decision: Decision) -> Action {
-    match decision {
-        Decision::Continue => Action::Continue,
-        Decision::Deny(denial) => {
-            send_denial(&ProxyWasmHost, &denial);
-            Action::Pause
-        }
-        Decision::Pause => Action::Pause,
-    }
-}
-
 impl HttpContext for SchemaHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         log::trace!(
             "#{} on_http_request_headers eos={end_of_stream}",
             self.context_id
         );
-        act(match &mut self.flow {
+        act(&match &mut self.flow {
             Some(flow) => flow.on_request_headers(&ProxyWasmHost, end_of_stream),
             None => Decision::Continue,
         })
@@ -90,7 +79,7 @@ impl HttpContext for SchemaHttp {
             "#{} on_http_request_body size={body_size} eos={end_of_stream}",
             self.context_id
         );
-        act(match &mut self.flow {
+        act(&match &mut self.flow {
             Some(flow) => flow.on_request_body(&ProxyWasmHost, body_size, end_of_stream),
             None => Decision::Continue,
         })
@@ -98,7 +87,7 @@ impl HttpContext for SchemaHttp {
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         log::trace!("#{} on_http_request_trailers", self.context_id);
-        act(match &mut self.flow {
+        act(&match &mut self.flow {
             Some(flow) => flow.on_request_trailers(&ProxyWasmHost),
             None => Decision::Continue,
         })
