@@ -428,3 +428,23 @@ pub fn validate_config(path: &Path) -> Result<(), String> {
         ))
     }
 }
+
+/// Runs `envoy --mode validate` on `envoy/<filter>.yaml` with its module path pointed at the
+/// built module, after `edit` (e.g. a broken value: validation runs the filter's on_configure).
+pub fn validate_example(filter: &str, edit: impl FnOnce(&str) -> String) -> Result<(), String> {
+    let example = crate::paths::workspace_root().join(format!("envoy/{filter}.yaml"));
+    let yaml = std::fs::read_to_string(&example).unwrap();
+    let relative = format!("target/wasm32-wasip1/release/palisade_{filter}.wasm");
+    assert!(
+        yaml.contains(&relative),
+        "{} loads {relative}",
+        example.display()
+    );
+    let module = wasm_module(filter).display().to_string();
+    let dir = scratch_dir(&format!("{filter}-example"));
+    let config = dir.join(format!("{filter}.yaml"));
+    std::fs::write(&config, edit(&yaml).replace(&relative, &module)).unwrap();
+    let result = validate_config(&config);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

@@ -10,8 +10,8 @@
     clippy::indexing_slicing
 )]
 
-use palisade_e2e::envoy::validate_config;
-use palisade_e2e::paths::{conformance_dir, scratch_dir, wasm_module, workspace_root};
+use palisade_e2e::envoy::validate_example;
+use palisade_e2e::paths::{conformance_dir, scratch_dir};
 use palisade_e2e::{Envoy, Filter, Response, Upstream};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -491,31 +491,14 @@ fn bad_configs_are_refused_naming_the_field() {
 
 #[test]
 fn the_example_envoy_config_validates() {
-    let example = workspace_root().join("envoy/headers.yaml");
-    let yaml = std::fs::read_to_string(&example).unwrap();
-    let relative = "target/wasm32-wasip1/release/palisade_headers.wasm";
-    assert!(yaml.contains(relative), "the example loads {relative}");
-    let module = wasm_module("headers");
-    let dir = scratch_dir("headers-example");
-    let config = dir.join("headers.yaml");
-    std::fs::write(
-        &config,
-        yaml.replace(relative, &module.display().to_string()),
-    )
-    .unwrap();
-    let result = validate_config(&config);
+    validate_example("headers", str::to_string)
+        .unwrap_or_else(|out| panic!("envoy/headers.yaml does not validate:\n{out}"));
     // Validation runs the filter's on_configure: the same file with a bad value is refused.
     let setting = r#""max_header_count": 64"#;
-    assert!(yaml.contains(setting), "the example sets {setting}");
-    let broken = yaml
-        .replace(relative, &module.display().to_string())
-        .replace(setting, r#""max_header_count": 0"#);
-    std::fs::write(&config, broken).unwrap();
-    let refused = validate_config(&config);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(out) = result {
-        panic!("envoy/headers.yaml does not validate:\n{out}");
-    }
-    let out = refused.expect_err("a zero header limit must be refused");
+    let out = validate_example("headers", |yaml| {
+        assert!(yaml.contains(setting), "the example sets {setting}");
+        yaml.replace(setting, r#""max_header_count": 0"#)
+    })
+    .expect_err("a zero header limit must be refused");
     assert!(out.contains("`request.max_header_count`"), "{out}");
 }

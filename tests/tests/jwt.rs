@@ -11,8 +11,7 @@
 
 use base64::Engine;
 use jwt_simple::prelude::*;
-use palisade_e2e::envoy::validate_config;
-use palisade_e2e::paths::{scratch_dir, wasm_module, workspace_root};
+use palisade_e2e::envoy::validate_example;
 use palisade_e2e::server::Reply;
 use palisade_e2e::{Envoy, Filter, HttpServer, Response, Upstream};
 use serde_json::{json, Map, Value};
@@ -588,32 +587,17 @@ fn bad_configs_are_refused_naming_the_field() {
 
 #[test]
 fn the_example_envoy_config_validates() {
-    let example = workspace_root().join("envoy/jwt.yaml");
-    let yaml = std::fs::read_to_string(&example).unwrap();
-    let relative = "target/wasm32-wasip1/release/palisade_jwt.wasm";
-    assert!(yaml.contains(relative), "the example loads {relative}");
-    let module = wasm_module("jwt");
-    let dir = scratch_dir("jwt-example");
-    let config = dir.join("jwt.yaml");
-    let with_module = yaml.replace(relative, &module.display().to_string());
-    std::fs::write(&config, &with_module).unwrap();
-    let result = validate_config(&config);
-    // Validation runs on_configure: the same file naming an unknown provider is refused.
+    validate_example("jwt", str::to_string)
+        .unwrap_or_else(|out| panic!("envoy/jwt.yaml does not validate:\n{out}"));
+    // Validation runs the filter's on_configure: the same file with a bad value is refused.
     let requirement = r#"{ "provider_name": "idp" }"#;
-    assert!(
-        yaml.contains(requirement),
-        "the example requires {requirement}"
-    );
-    std::fs::write(
-        &config,
-        with_module.replace(requirement, r#"{ "provider_name": "nope" }"#),
-    )
-    .unwrap();
-    let refused = validate_config(&config);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(out) = result {
-        panic!("envoy/jwt.yaml does not validate:\n{out}");
-    }
-    let out = refused.expect_err("an unknown provider must be refused");
+    let out = validate_example("jwt", |yaml| {
+        assert!(
+            yaml.contains(requirement),
+            "the example requires {requirement}"
+        );
+        yaml.replace(requirement, r#"{ "provider_name": "nope" }"#)
+    })
+    .expect_err("an unknown provider must be refused");
     assert!(out.contains("no provider `nope`"), "{out}");
 }

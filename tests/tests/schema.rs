@@ -12,8 +12,8 @@
 )]
 
 use base64::Engine;
-use palisade_e2e::envoy::{validate_config, wasm_filter_json};
-use palisade_e2e::paths::{scratch_dir, wasm_module, workspace_root};
+use palisade_e2e::envoy::{validate_example, wasm_filter_json};
+use palisade_e2e::paths::{wasm_module, workspace_root};
 use palisade_e2e::{Envoy, Filter, Response, Upstream};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -457,30 +457,15 @@ fn bad_configs_are_refused_with_the_field_named() {
 
 #[test]
 fn the_example_envoy_config_validates() {
-    let example = workspace_root().join("envoy/schema.yaml");
-    let yaml = std::fs::read_to_string(&example).unwrap();
-    let relative = "target/wasm32-wasip1/release/palisade_schema.wasm";
-    assert!(yaml.contains(relative), "the example loads {relative}");
-    let module = wasm_module("schema").display().to_string();
-    let dir = scratch_dir("schema-example");
-    let config = dir.join("schema.yaml");
-    std::fs::write(&config, yaml.replace(relative, &module)).unwrap();
-    let result = validate_config(&config);
+    validate_example("schema", str::to_string)
+        .unwrap_or_else(|out| panic!("envoy/schema.yaml does not validate:\n{out}"));
     // Validation runs the filter's on_configure: the same file with a bad value is refused.
     let setting = r#""max_violations": 20"#;
-    assert!(yaml.contains(setting), "the example sets {setting}");
-    std::fs::write(
-        &config,
-        yaml.replace(relative, &module)
-            .replace(setting, r#""max_violations": 0"#),
-    )
-    .unwrap();
-    let refused = validate_config(&config);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(out) = result {
-        panic!("envoy/schema.yaml does not validate:\n{out}");
-    }
-    let out = refused.expect_err("max_violations 0 must be refused");
+    let out = validate_example("schema", |yaml| {
+        assert!(yaml.contains(setting), "the example sets {setting}");
+        yaml.replace(setting, r#""max_violations": 0"#)
+    })
+    .expect_err("max_violations 0 must be refused");
     assert!(out.contains("`max_violations`"), "{out}");
 }
 
