@@ -134,8 +134,9 @@ impl Fixture {
             remote,
         };
         let mut stats = Stats::default();
+        let info = RequestInfo::from_headers(&h);
         let req = Request {
-            headers: &h,
+            info: &info,
             now_ns: NOW_NS,
             may_wait,
             kid_wait: may_wait,
@@ -471,8 +472,9 @@ fn cors_preflight_bypass() {
         compiled: &f.compiled,
         remote: vec![],
     };
+    let info2 = RequestInfo::from_headers(&h2);
     let req = Request {
-        headers: &h2,
+        info: &info2,
         now_ns: NOW_NS,
         may_wait: true,
         kid_wait: true,
@@ -485,8 +487,9 @@ fn cors_preflight_bypass() {
         &mut Stats::default(),
     );
     assert_eq!(v, Verdict::Allow(Mutations::default()));
+    let info = RequestInfo::from_headers(&h);
     let req = Request {
-        headers: &h,
+        info: &info,
         now_ns: NOW_NS,
         may_wait: true,
         kid_wait: true,
