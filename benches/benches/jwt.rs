@@ -147,5 +147,64 @@ fn decision(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verification, library_baseline, decision);
+/// Bounded work: a request carrying many copies of a token whose signature does not verify
+/// (the attacker's cheapest way to buy signature checks) against the normal one-token request.
+/// Each copy used to cost one signature check; now the request is refused before any
+/// (`multiple_tokens: reject`) or only the first copy is checked (`first`).
+fn many_tokens(c: &mut Criterion) {
+    const COPIES: usize = 64;
+    let (tokens, jwks) = tokens_and_jwks();
+    let now = Clock::now_since_epoch().as_secs();
+    let Some((_, token)) = tokens.iter().find(|(a, _)| *a == "ES256") else {
+        return;
+    };
+    // Same header and payload, another signature: parses, then fails the signature check.
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+    let query: Vec<String> = (0..COPIES)
+        .map(|_| format!("access_token={forged}"))
+        .collect();
+    for (mode, policy) in [("reject", "reject"), ("first", "first")] {
+        let config = json!({
+            "providers": {"bench": {
+                "issuer": ISSUER,
+                "audiences": ["palisade-bench"],
+                "local_jwks": {"inline_string": jwks},
+                "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                "from_params": ["access_token"],
+                "multiple_tokens": policy,
+                "jwt_cache_config": {"jwt_cache_size": 0}
+            }},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "bench"}}]
+        })
+        .to_string();
+        let host = MockHost::new().at_seconds(now);
+        let mut worker = Worker::new(&host, Rc::new(compile(config.as_bytes()).unwrap()));
+        let state: StateCell = Rc::new(Cell::new(RequestState::Init));
+        let normal = api_request_headers(Some(token));
+        let verdict = worker.decide(&host, 1, &normal, &state, None);
+        assert!(matches!(verdict, Verdict::Allow(_)), "{verdict:?}");
+        let mut worst = api_request_headers(None);
+        if let Some((_, path)) = worst.iter_mut().find(|(n, _)| n == ":path") {
+            *path = format!("/api/orders?{}", query.join("&"));
+        }
+        let verdict = worker.decide(&host, 1, &worst, &state, None);
+        assert!(matches!(verdict, Verdict::Deny(..)), "{verdict:?}");
+        c.bench_function(&format!("jwt/bounded {mode}: normal, 1 valid token"), |b| {
+            b.iter(|| worker.decide(&host, 1, black_box(&normal), &state, None));
+        });
+        c.bench_function(
+            &format!("jwt/bounded {mode}: worst, {COPIES} forged tokens"),
+            |b| b.iter(|| worker.decide(&host, 1, black_box(&worst), &state, None)),
+        );
+    }
+}
+
+criterion_group!(
+    benches,
+    verification,
+    library_baseline,
+    decision,
+    many_tokens
+);
 criterion_main!(benches);

@@ -75,8 +75,12 @@ pub trait Host: Clock {
     /// Part of a body buffer.
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>>;
 
-    /// A host property such as `["source", "address"]`.
+    /// A host property such as `["source", "address"]`, or a value a filter of this request
+    /// stored with [`Host::set_property`] (Envoy: filter state `wasm.<name>`).
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
+    /// Stores a value for later filters of the same request (Envoy: filter state `wasm.<name>`,
+    /// mutable, living as long as the request's filter chain; no client can set it).
+    fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError>;
 
     /// Shared data (one store for every worker of the VM) and its CAS token.
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
@@ -131,16 +135,40 @@ pub fn send_denial(host: &dyn Host, denial: &Denial) {
 }
 
 /// Reads and compiles the plugin configuration; on error logs one line naming the field.
+/// A missing (or blank) configuration is an error too: a filter never guesses what to protect.
 pub fn load_config<C>(
     host: &dyn Host,
     filter: &str,
     compile: impl FnOnce(&[u8]) -> Result<C, ConfigError>,
 ) -> Option<C> {
-    match compile(&host.plugin_configuration()) {
+    let bytes = host.plugin_configuration();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        log::error!("{filter}: no configuration; every request is answered 503 until one is given");
+        return None;
+    }
+    match compile(&bytes) {
         Ok(compiled) => Some(compiled),
         Err(e) => {
             log::error!("{filter}: {e}");
             None
         }
     }
+}
+
+/// Whether `on_configure` should accept what [`load_config`] could not compile: a missing
+/// configuration is accepted (Envoy starts, the filter answers 503), a broken one is refused.
+pub fn accept_unconfigured(host: &dyn Host) -> bool {
+    host.plugin_configuration()
+        .iter()
+        .all(u8::is_ascii_whitespace)
+}
+
+/// The answer of a filter that has no usable configuration: 503, never a silent pass.
+pub fn not_configured(filter: &str) -> Denial {
+    Denial::new(
+        crate::problem::Problem::new(503, "filter-not-configured", "Service Unavailable")
+            .with_detail(format!(
+                "{filter} has no valid configuration; the request was not let through"
+            )),
+    )
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod decision;
 pub mod headers;
 pub mod host;
+pub mod identity;
 pub mod metrics;
 pub mod path;
 pub mod path_policy;

@@ -93,6 +93,10 @@ impl Host for ProxyWasmHost {
         hostcalls::get_property(path.to_vec()).ok().flatten()
     }
 
+    fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        hostcalls::set_property(path.to_vec(), Some(value)).map_err(host_error)
+    }
+
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
         hostcalls::get_shared_data(key).unwrap_or((None, None))
     }
@@ -175,6 +179,28 @@ impl Host for ProxyWasmHost {
         if let Err(e) = hostcalls::set_tick_period(period) {
             log::warn!("set tick period: {e:?}");
         }
+    }
+}
+
+/// The HTTP context of a filter without a usable configuration: every request is answered 503
+/// problem+json (the SDK panics on a root that creates no HTTP context, so one always exists).
+pub struct UnconfiguredHttp {
+    /// The filter's name, for the answer and the log.
+    pub filter: &'static str,
+}
+
+impl proxy_wasm::traits::Context for UnconfiguredHttp {}
+
+impl proxy_wasm::traits::HttpContext for UnconfiguredHttp {
+    fn on_http_request_headers(
+        &mut self,
+        _headers: usize,
+        _end_of_stream: bool,
+    ) -> proxy_wasm::types::Action {
+        log::warn!("{}: not configured; request refused", self.filter);
+        act(&crate::decision::Decision::Deny(
+            crate::host::not_configured(self.filter),
+        ))
     }
 }
 

@@ -248,6 +248,13 @@ impl Host for MockHost {
         self.properties.borrow().get(&path.join(".")).cloned()
     }
 
+    fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        self.properties
+            .borrow_mut()
+            .insert(path.join("."), value.to_vec());
+        Ok(())
+    }
+
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
         match self.shared.borrow().get(key) {
             Some((v, cas)) => (Some(v.clone()), Some(*cas)),
@@ -371,6 +378,28 @@ mod tests {
             Err(HostError::CasMismatch)
         );
         assert_eq!(host.shared_data("k").0.unwrap(), b"2");
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn a_set_property_is_read_back() {
+        let host = MockHost::new();
+        assert_eq!(host.property(&["palisade.x"]), None);
+        host.set_property(&["palisade.x"], b"v").unwrap();
+        assert_eq!(host.property(&["palisade.x"]).unwrap(), b"v");
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn a_missing_configuration_is_not_loaded_but_accepted() {
+        use crate::host::{accept_unconfigured, load_config};
+        let host = MockHost::new().with_config("  \n");
+        assert!(load_config(&host, "f", |_| Ok(())).is_none());
+        assert!(accept_unconfigured(&host));
+        let host = MockHost::new().with_config("{\"x\": 1}");
+        assert!(!accept_unconfigured(&host));
+        let d = crate::host::not_configured("f");
+        assert_eq!(d.status, 503);
     }
 
     #[test]

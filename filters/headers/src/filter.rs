@@ -6,8 +6,8 @@ use crate::exchange::Exchange;
 use crate::policy::Compiled;
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
-use palisade_core::host::load_config;
-use palisade_core::proxy_host::{act, ProxyWasmHost};
+use palisade_core::host::{accept_unconfigured, load_config};
+use palisade_core::proxy_host::{act, ProxyWasmHost, UnconfiguredHttp};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
@@ -34,22 +34,20 @@ impl RootContext for HeadersRoot {
                 log::info!("{FILTER_NAME}: configured");
                 true
             }
-            None => false,
+            None => accept_unconfigured(&host),
         }
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let exchange = match &self.config {
-            Some(config) => Some(Exchange::new(context_id, Rc::clone(config), self.stats)),
-            None => {
-                // Envoy refuses a filter whose on_configure failed, so this is not expected.
-                log::error!("#{context_id} {FILTER_NAME}: no configuration; passing through");
-                None
-            }
+        let Some(config) = &self.config else {
+            // Fail closed: without a configuration every request is answered 503.
+            return Some(Box::new(UnconfiguredHttp {
+                filter: FILTER_NAME,
+            }));
         };
         Some(Box::new(HeadersHttp {
             context_id,
-            exchange,
+            exchange: Some(Exchange::new(context_id, Rc::clone(config), self.stats)),
         }))
     }
 

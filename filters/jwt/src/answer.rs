@@ -26,10 +26,28 @@ pub fn missing(realm: &str) -> Denial {
     .with_header("www-authenticate", challenge(realm, &[]))
 }
 
-/// A token that is not valid: 401 `invalid_token`.
+/// A token that is not valid: 401 `invalid_token`; several tokens: 400 `invalid_request`.
 pub fn invalid(realm: &str, error: &TokenError) -> Denial {
     if *error == TokenError::Missing {
         return missing(realm);
+    }
+    if let TokenError::MultipleTokens(_) = error {
+        // RFC 6750 §3.1: more than one method of sending a token is a malformed request.
+        let description = error.to_string();
+        return Denial::new(
+            Problem::new(400, "jwt-multiple-tokens", "Bad Request")
+                .with_detail(description.clone()),
+        )
+        .with_header(
+            "www-authenticate",
+            challenge(
+                realm,
+                &[
+                    ("error", "invalid_request"),
+                    ("error_description", &description),
+                ],
+            ),
+        );
     }
     let description = error.to_string();
     Denial::new(Problem::new(401, "jwt-invalid", "Unauthorized").with_detail(description.clone()))

@@ -3,8 +3,8 @@
 use crate::authz::{Authorization, ClaimCheck, Condition};
 use crate::claims::ClaimPolicy;
 use crate::config::{
-    AuthorizationConfig, Config, DataSourceConfig, KeysUnavailableAction, ProviderConfig,
-    RemoteJwksConfig, RequirementConfig,
+    ArrayFormat, AuthorizationConfig, Config, DataSourceConfig, KeysUnavailableAction,
+    MultipleTokens, ProviderConfig, RemoteJwksConfig, RequirementConfig,
 };
 use crate::extractor::Location;
 use crate::forward::ClaimHeader;
@@ -44,6 +44,10 @@ pub struct Provider {
     pub locations: Vec<Location>,
     /// Keep the token upstream.
     pub forward: bool,
+    /// Several tokens in one request: refuse, or verify the first only.
+    pub multiple_tokens: MultipleTokens,
+    /// Accepted `typ` values, normalized (lower-case, no `application/`); empty: any.
+    pub allowed_types: Vec<String>,
     /// Header for the payload.
     pub payload_header: Option<String>,
     /// Pad the payload header.
@@ -344,7 +348,14 @@ fn compile_provider(name: &str, p: &ProviderConfig) -> Result<Provider, ConfigEr
             )?,
             claim: c.claim_name.clone(),
             separator: c.separator.clone().unwrap_or_else(|| ",".into()),
+            array_format: c.array_format,
         });
+        if c.array_format == ArrayFormat::Joined && c.separator.as_deref() == Some("") {
+            return Err(ConfigError::at(
+                format!("claim_to_headers[{i}].separator"),
+                "an empty separator makes joined arrays ambiguous (use `array_format: json`)",
+            ));
+        }
     }
     let payload_header = match &p.forward_payload_header {
         Some(h) => Some(header_name("forward_payload_header", h)?),
@@ -386,12 +397,39 @@ fn compile_provider(name: &str, p: &ProviderConfig) -> Result<Provider, ConfigEr
         audiences: p.audiences.clone(),
         locations,
         forward: p.forward,
+        multiple_tokens: p.multiple_tokens,
+        allowed_types: compile_types(&p.allowed_types)?,
         payload_header,
         pad_payload_header: p.pad_forward_payload_header,
         claim_headers,
         keys,
         cache_size,
     })
+}
+
+/// `allowed_types`, each a JWT media type (`JWT` or `...+jwt`), normalized for comparison.
+fn compile_types(types: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::with_capacity(types.len());
+    for (i, t) in types.iter().enumerate() {
+        let normalized = normalize_typ(t);
+        if normalized != "jwt" && !normalized.ends_with("+jwt") {
+            return Err(ConfigError::at(
+                format!("allowed_types[{i}]"),
+                format!("`{t}` is not a JWT type (`JWT`, `at+jwt`, `<name>+jwt`)"),
+            ));
+        }
+        out.push(normalized);
+    }
+    Ok(out)
+}
+
+/// A `typ` as compared: lower-case, without `application/` (RFC 7515 §4.1.9).
+pub fn normalize_typ(typ: &str) -> String {
+    let lower = typ.trim().to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_string(),
+        None => lower,
+    }
 }
 
 /// Reads and parses a local JWKS; it must hold at least one usable key.

@@ -215,3 +215,33 @@ fn the_readme_example_compiles() {
     assert_eq!(c.rules.len(), 4);
     assert_eq!(c.keys_unavailable, KeysUnavailable::Deny(503));
 }
+
+#[test]
+fn typ_policy_array_format_and_multiple_tokens_compile() {
+    let mut v = full();
+    v["providers"]["local"]["allowed_types"] = json!(["AT+JWT", "application/jwt"]);
+    v["providers"]["local"]["multiple_tokens"] = json!("first");
+    let c = compile_json(&v).unwrap();
+    let local = c.providers.iter().find(|p| p.name == "local").unwrap();
+    assert_eq!(local.allowed_types, ["at+jwt", "jwt"]);
+    assert_eq!(local.multiple_tokens, crate::config::MultipleTokens::First);
+    let idp = c.providers.iter().find(|p| p.name == "idp").unwrap();
+    assert_eq!(idp.multiple_tokens, crate::config::MultipleTokens::Reject);
+    assert!(idp.allowed_types.is_empty());
+
+    let mut v = full();
+    v["providers"]["local"]["allowed_types"] = json!(["at+jwt", "json"]);
+    assert_eq!(error_at(&v), "providers.local.allowed_types[1]");
+    let mut v = full();
+    v["providers"]["local"]["multiple_tokens"] = json!("all");
+    assert_eq!(error_at(&v), "providers.local.multiple_tokens");
+    let mut v = full();
+    v["providers"]["local"]["claim_to_headers"] =
+        json!([{"header_name": "x-a", "claim_name": "a", "separator": ""}]);
+    assert_eq!(
+        error_at(&v),
+        "providers.local.claim_to_headers[0].separator"
+    );
+    v["providers"]["local"]["claim_to_headers"][0]["array_format"] = json!("json");
+    assert!(compile_json(&v).is_ok());
+}

@@ -71,9 +71,19 @@ pub struct ProviderConfig {
     /// Cookies holding the token.
     #[serde(default)]
     pub from_cookies: Vec<String>,
-    /// Keep the token in the request going upstream (default false: removed).
+    /// Keep the token in the request going upstream (default false: every copy is removed).
     #[serde(default)]
     pub forward: bool,
+    /// More than one token for this provider in a request (several headers, parameters or
+    /// cookies, or one of them twice): `reject` (default: 400 `invalid_request`, no signature
+    /// checked) or `first` (only the first, in location order, is verified).
+    #[serde(default)]
+    pub multiple_tokens: MultipleTokens,
+    /// Accepted `typ` header values (case-insensitive; `application/at+jwt` is `at+jwt`).
+    /// Empty (default): any JWT `typ` or none. Set `["at+jwt"]` (RFC 9068) so the issuer's ID
+    /// and logout tokens are not taken for access tokens.
+    #[serde(default)]
+    pub allowed_types: Vec<String>,
     /// Header to carry the verified payload (base64url) upstream.
     #[serde(default)]
     pub forward_payload_header: Option<String>,
@@ -118,6 +128,35 @@ pub struct ClaimToHeaderConfig {
     /// Joins array elements (default `,`).
     #[serde(default)]
     pub separator: Option<String>,
+    /// How an array claim is written: `joined` (default: elements joined by `separator`; when an
+    /// element contains the separator the header is not set, never sent ambiguous) or `json`
+    /// (a JSON array, e.g. `["a,b","c"]`).
+    #[serde(default)]
+    pub array_format: ArrayFormat,
+}
+
+/// How an array claim becomes a header value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ArrayFormat {
+    /// Elements joined by the separator; not set when that would be ambiguous.
+    #[default]
+    Joined,
+    /// A compact JSON array.
+    Json,
+}
+
+/// What several tokens for one provider in one request lead to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MultipleTokens {
+    /// 400 `invalid_request` (RFC 6750 §3.1), before any signature is checked.
+    #[default]
+    Reject,
+    /// Only the first token (in location order) is verified; every copy is still stripped.
+    First,
 }
 
 /// Where local keys are (Envoy's `DataSource`).

@@ -51,6 +51,10 @@ pub enum TokenError {
     IssuerMismatch,
     /// No `aud` is among the allowed audiences.
     AudienceMismatch,
+    /// Several tokens for one provider (RFC 6750 §3.1 `invalid_request`); none was verified.
+    MultipleTokens(usize),
+    /// A `typ` (or none) outside the provider's `allowed_types`.
+    TypeNotAllowed(Option<String>),
 }
 
 /// The counter a refusal is counted under.
@@ -119,6 +123,15 @@ impl fmt::Display for TokenError {
             TokenError::LifetimeTooLong => write!(f, "Jwt lifetime exceeds max_lifetime"),
             TokenError::IssuerMismatch => write!(f, "Jwt issuer is not configured"),
             TokenError::AudienceMismatch => write!(f, "Audiences in Jwt are not allowed"),
+            TokenError::MultipleTokens(n) => {
+                write!(f, "Request carries {n} tokens; send exactly one")
+            }
+            TokenError::TypeNotAllowed(Some(typ)) => {
+                write!(f, "Jwt typ `{typ}` is not accepted here")
+            }
+            TokenError::TypeNotAllowed(None) => {
+                write!(f, "Jwt has no typ; an access token type is required")
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Where a provider's token is: headers (with a value prefix), query parameters, cookies.
+//! Parameter and cookie names and values are compared percent-decoded (`access%5Ftoken` is
+//! `access_token`), as the frameworks behind the proxy read them.
 
 use palisade_core::route::RequestInfo;
+use std::borrow::Cow;
 
 /// One place a token may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +56,9 @@ pub fn extract(locations: &[Location], req: &RequestInfo<'_>) -> Vec<Extracted> 
             }
             Location::Param(name) => {
                 for (n, value) in query_pairs(&req.path) {
-                    if n == name && !value.is_empty() {
+                    if percent_decode(n) == name.as_str() && !value.is_empty() {
                         found.push(Extracted {
-                            token: value.to_string(),
+                            token: percent_decode(value).into_owned(),
                             location,
                         });
                     }
@@ -65,9 +68,9 @@ pub fn extract(locations: &[Location], req: &RequestInfo<'_>) -> Vec<Extracted> 
                 for (n, value) in req.headers {
                     if n.eq_ignore_ascii_case("cookie") {
                         for (cookie, v) in cookie_pairs(value) {
-                            if cookie == name && !v.is_empty() {
+                            if percent_decode(cookie) == name.as_str() && !v.is_empty() {
                                 found.push(Extracted {
-                                    token: v.to_string(),
+                                    token: percent_decode(v).into_owned(),
                                     location,
                                 });
                             }
@@ -90,7 +93,31 @@ fn after_prefix(value: &str, prefix: &str) -> Option<String> {
     (!token.is_empty()).then(|| token.to_string())
 }
 
-/// `name=value` pairs of the query string (no percent-decoding: tokens are base64url and dots).
+/// `%XX` sequences decoded (others kept as they are); bytes that are not UTF-8 read lossily.
+pub fn percent_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains('%') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|c| (*c as char).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `name=value` pairs of the query string, as sent (callers decode).
 pub fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = path
         .split_once('?')
@@ -125,7 +152,10 @@ pub fn path_without_params(path: &str, names: &[&str]) -> String {
     let kept: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty())
-        .filter(|p| !names.contains(&p.split_once('=').map_or(*p, |(n, _)| n)))
+        .filter(|p| {
+            let name = percent_decode(p.split_once('=').map_or(*p, |(n, _)| n));
+            !names.contains(&name.as_ref())
+        })
         .collect();
     let mut out = base.to_string();
     if !kept.is_empty() {
@@ -145,7 +175,10 @@ pub fn cookie_without(header: &str, names: &[&str]) -> Option<String> {
         .split(';')
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .filter(|c| !names.contains(&c.split_once('=').map_or(*c, |(n, _)| n.trim())))
+        .filter(|c| {
+            let name = percent_decode(c.split_once('=').map_or(*c, |(n, _)| n.trim()));
+            !names.contains(&name.as_ref())
+        })
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
 }
@@ -205,6 +238,39 @@ mod tests {
         );
         let h = headers(&[(":path", "/x?access_token_x=1&xaccess_token=2")]);
         assert!(tokens(&locs, &h).is_empty());
+    }
+
+    #[test]
+    fn names_and_values_are_compared_percent_decoded() {
+        let locs = [
+            Location::Param("access_token".into()),
+            Location::Cookie("session".into()),
+        ];
+        let h = headers(&[
+            (":path", "/x?access%5Ftoken=p.q.r&%61ccess_token=a%2Eb.c"),
+            ("cookie", "se%73sion=c.d.e"),
+        ]);
+        assert_eq!(
+            tokens(&locs, &h),
+            vec![
+                ("p.q.r".into(), 0),
+                ("a.b.c".into(), 0),
+                ("c.d.e".into(), 1)
+            ]
+        );
+        assert_eq!(
+            path_without_params(
+                "/a?access%5Ftoken=1&keep=%41&access_token=2",
+                &["access_token"]
+            ),
+            "/a?keep=%41"
+        );
+        assert_eq!(
+            cookie_without("se%73sion=t; a=1; session=u", &["session"]).as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
     }
 
     #[test]

@@ -5,8 +5,8 @@ use crate::compile::compile;
 use crate::forward::Mutations;
 use crate::request::Verdict;
 use crate::worker::{Due, RequestState, StateCell, Worker};
-use palisade_core::host::{load_config, send_denial, HeaderMap, Host};
-use palisade_core::proxy_host::ProxyWasmHost;
+use palisade_core::host::{accept_unconfigured, load_config, send_denial, HeaderMap, Host};
+use palisade_core::proxy_host::{ProxyWasmHost, UnconfiguredHttp};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
@@ -99,7 +99,7 @@ impl RootContext for JwtRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let host = ProxyWasmHost;
         let Some(compiled) = load_config(&host, FILTER_NAME, compile) else {
-            return false;
+            return accept_unconfigured(&host);
         };
         let compiled = Rc::new(compiled);
         if compiled.has_remote() {
@@ -130,9 +130,16 @@ impl RootContext for JwtRoot {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let Some(worker) = self.worker.as_ref() else {
+            // Fail closed: without a configuration every request is answered 503 (returning
+            // no context would make the SDK panic).
+            return Some(Box::new(UnconfiguredHttp {
+                filter: FILTER_NAME,
+            }));
+        };
         Some(Box::new(JwtRequest {
             context_id,
-            worker: Rc::clone(self.worker.as_ref()?),
+            worker: Rc::clone(worker),
             state: Rc::new(Cell::new(RequestState::Init)),
         }))
     }
@@ -201,6 +208,12 @@ fn mutate(host: &dyn Host, m: &Mutations) {
     }
     for (name, value) in &m.set {
         host.set_header(HeaderMap::Request, name, Some(value));
+    }
+    if let Some(identity) = &m.identity {
+        let property = palisade_core::identity::VERIFIED_CLAIMS_PROPERTY;
+        if let Err(e) = host.set_property(&[property], identity) {
+            log::warn!("jwt: verified claims not stored for later filters: {e:?}");
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! when the provider says `forward`.
 
 use crate::claims::lookup;
+use crate::config::ArrayFormat;
 use crate::extractor::{cookie_without, path_without_params, Extracted, Location};
 use crate::verifier::VerifiedToken;
 use palisade_core::headers::is_valid_value;
@@ -17,6 +18,8 @@ pub struct ClaimHeader {
     pub claim: String,
     /// Joins array elements.
     pub separator: String,
+    /// Joined, or a JSON array.
+    pub array_format: ArrayFormat,
 }
 
 /// Changes to the request before it goes upstream.
@@ -30,24 +33,33 @@ pub struct Mutations {
     pub path: Option<String>,
     /// A new `cookie` header: `Some(None)` removes it.
     pub cookie: Option<Option<String>>,
+    /// The verified identity for later filters (filter state, see `palisade_core::identity`).
+    pub identity: Option<Vec<u8>>,
 }
 
 /// A claim as a header value: strings as they are, arrays joined (string elements bare, others
-/// as JSON), objects, numbers and booleans as compact JSON. `None` when the result is not a valid
-/// header value (a control character in a string claim).
-pub fn header_value(value: &Value, separator: &str) -> Option<String> {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(separator),
-        Value::Null => return None,
-        other => other.to_string(),
+/// as JSON) or as a JSON array, objects, numbers and booleans as compact JSON. `None` when the
+/// result is not a valid header value (a control character in a string claim), or when a joined
+/// element contains the separator: an upstream splitting on it would read other elements.
+pub fn header_value(value: &Value, separator: &str, format: ArrayFormat) -> Option<String> {
+    let text = match (value, format) {
+        (Value::Array(_), ArrayFormat::Json) => value.to_string(),
+        (Value::Array(items), ArrayFormat::Joined) => {
+            let elements: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if elements.iter().any(|e| e.contains(separator)) {
+                return None;
+            }
+            elements.join(separator)
+        }
+        (Value::String(s), _) => s.clone(),
+        (Value::Null, _) => return None,
+        (other, _) => other.to_string(),
     };
     is_valid_value(&text).then_some(text)
 }
@@ -55,10 +67,12 @@ pub fn header_value(value: &Value, separator: &str) -> Option<String> {
 /// Headers from one verified token's claims.
 pub fn claim_headers(token: &VerifiedToken, rules: &[ClaimHeader], out: &mut Mutations) {
     for rule in rules {
-        match lookup(&token.claims, &rule.claim).and_then(|v| header_value(v, &rule.separator)) {
+        let value = lookup(&token.claims, &rule.claim)
+            .and_then(|v| header_value(v, &rule.separator, rule.array_format));
+        match value {
             Some(value) => out.set.push((rule.header.clone(), value)),
             None => log::debug!(
-                "jwt: claim `{}` absent or not a header value; `{}` not set",
+                "jwt: claim `{}` absent, ambiguous when joined, or not a header value; `{}` not set",
                 rule.claim,
                 rule.header
             ),
@@ -135,6 +149,7 @@ mod tests {
             header: header.into(),
             claim: claim.into(),
             separator: separator.into(),
+            array_format: ArrayFormat::Joined,
         }
     }
 
@@ -176,6 +191,39 @@ mod tests {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
         assert_eq!(m.set, expected);
+    }
+
+    #[test]
+    fn arrays_are_never_forwarded_ambiguously() {
+        // payload {"groups":["a,admin","b"],"plain":["a","b"],"objs":[{"x":1,"y":2}]}
+        let t = token(
+            json!({"groups": ["a,admin", "b"], "plain": ["a", "b"], "objs": [{"x": 1, "y": 2}]}),
+        );
+        let json_rule = |header: &str, claim: &str| ClaimHeader {
+            array_format: ArrayFormat::Json,
+            ..rule(header, claim, ",")
+        };
+        let mut m = Mutations::default();
+        claim_headers(
+            &t,
+            &[
+                rule("x-groups", "groups", ","),
+                rule("x-groups-space", "groups", " "),
+                rule("x-plain", "plain", ","),
+                rule("x-objs", "objs", ","),
+                json_rule("x-groups-json", "groups"),
+            ],
+            &mut m,
+        );
+        let expected: Vec<(String, String)> = [
+            ("x-groups-space", "a,admin b"),
+            ("x-plain", "a,b"),
+            ("x-groups-json", r#"["a,admin","b"]"#),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(m.set, expected, "ambiguous joins are not set");
     }
 
     #[test]

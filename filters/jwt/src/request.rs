@@ -3,7 +3,8 @@
 
 use crate::answer;
 use crate::cache::TokenCache;
-use crate::compile::{Compiled, KeySource, KeysUnavailable, Provider};
+use crate::compile::{normalize_typ, Compiled, KeySource, KeysUnavailable, Provider};
+use crate::config::MultipleTokens;
 use crate::error::{DenyReason, TokenError};
 use crate::extractor::{extract, Extracted};
 use crate::forward::{claim_headers, payload_header, strip_tokens, Mutations};
@@ -11,6 +12,7 @@ use crate::keystore::Availability;
 use crate::requirements::{Evaluation, Outcomes, ProviderOutcome};
 use crate::verifier::{finish, precheck, VerifiedToken};
 use crate::{authz::Refusal, claims::check_time};
+use palisade_core::identity::VerifiedIdentity;
 use palisade_core::route::{first_match, RequestInfo};
 use palisade_core::Denial;
 use std::rc::Rc;
@@ -190,6 +192,16 @@ pub fn authenticate(
                 return Verdict::Deny(answer::forbidden(&realm, &refusal, &authz.scopes), reason);
             }
             let mut m = Mutations::default();
+            // Later filters learn who this is from filter state, never from a header.
+            if let Some((p, token)) = tokens.first() {
+                if let Some(provider) = c.providers.get(*p) {
+                    let identity = VerifiedIdentity {
+                        provider: provider.name.clone(),
+                        claims: token.claims.clone(),
+                    };
+                    m.identity = Some(identity.to_bytes());
+                }
+            }
             for (p, token) in tokens {
                 if let Some(provider) = c.providers.get(p) {
                     claim_headers(token, &provider.claim_headers, &mut m);
@@ -236,9 +248,17 @@ fn verify_provider(
     req: Request<'_>,
     stats: &mut Stats,
 ) -> Result<ProviderOutcome, bool> {
-    if found.is_empty() {
-        return Ok(ProviderOutcome::Missing);
-    }
+    // Bounded work: one signature check per provider, whatever a request carries.
+    let found = match (found, provider.multiple_tokens) {
+        ([], _) => return Ok(ProviderOutcome::Missing),
+        ([_], _) => found,
+        (_, MultipleTokens::Reject) => {
+            return Ok(ProviderOutcome::Failed(TokenError::MultipleTokens(
+                found.len(),
+            )))
+        }
+        (_, MultipleTokens::First) => found.get(..1).unwrap_or(found),
+    };
     let mut unavailable = None;
     let mut error: Option<TokenError> = None;
     for e in found {
@@ -293,6 +313,12 @@ fn verify_one(
         Ok(u) => u,
         Err(e) => return One::Failed(e),
     };
+    if let Err(e) = check_type(
+        unverified.jws.header.typ.as_deref(),
+        &provider.allowed_types,
+    ) {
+        return One::Failed(e);
+    }
     match availability {
         Availability::Loading if req.may_wait => One::Wait { refetch: false },
         Availability::Loading => One::Unavailable("timed out waiting for the key set".into()),
@@ -320,6 +346,17 @@ fn verify_one(
             }
             Err(e) => One::Failed(e),
         },
+    }
+}
+
+/// The provider's `typ` policy (RFC 9068 §2.1: access tokens say `at+jwt`); empty: any.
+pub fn check_type(typ: Option<&str>, allowed: &[String]) -> Result<(), TokenError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    match typ {
+        Some(t) if allowed.contains(&normalize_typ(t)) => Ok(()),
+        other => Err(TokenError::TypeNotAllowed(other.map(str::to_string))),
     }
 }
 

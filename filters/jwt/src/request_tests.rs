@@ -541,4 +541,104 @@ fn rules_see_the_canonical_path_and_a_rewrite_keeps_it() {
         Some("/admin?keep=1"),
         "the token is stripped from the canonical path"
     );
+fn the_verified_claims_are_handed_to_later_filters() {
+    let mut f = fixture(|_| {});
+    let t = f.token_a(json!({"tenant": "acme"}));
+    let m = allowed(f.run("/api", &[("authorization", &bearer(&t))]));
+    let id = VerifiedIdentity::from_bytes(&m.identity.unwrap()).unwrap();
+    assert_eq!(id.provider, "a");
+    assert_eq!(id.claim_text("sub").as_deref(), Some("user-1"));
+    assert_eq!(id.claim_text("tenant").as_deref(), Some("acme"));
+    // No verified token, no identity.
+    let m = allowed(f.run("/optional", &[]));
+    assert_eq!(m.identity, None);
+}
+
+#[test]
+fn several_tokens_are_refused_before_any_signature_check() {
+    let mut f = fixture(|c| {
+        c["providers"]["a"]["from_headers"] =
+            json!([{"name": "authorization", "value_prefix": "Bearer "}]);
+        c["providers"]["a"]["from_params"] = json!(["access_token"]);
+        c["providers"]["a"]["from_cookies"] = json!(["jwt"]);
+    });
+    let t = f.token_a(json!({}));
+    let two_headers = [("authorization", bearer(&t)), ("authorization", bearer(&t))];
+    let cases: Vec<(String, Vec<(&str, String)>)> = vec![
+        ("/api".into(), two_headers.to_vec()),
+        (
+            format!("/api?access_token={t}"),
+            vec![("authorization", bearer(&t))],
+        ),
+        (format!("/api?access_token={t}&access%5Ftoken={t}"), vec![]),
+        ("/api".into(), vec![("cookie", format!("jwt={t}; jwt={t}"))]),
+    ];
+    for (path, extra) in cases {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (v, stats) = f.run_with(&path, &extra, vec![], true);
+        let (d, _) = denial(v);
+        assert_eq!(d.status, 400, "{path}");
+        assert!(challenge(&d).contains(r#"error="invalid_request""#));
+        assert_eq!(
+            stats.cache_misses + stats.cache_hits,
+            0,
+            "{path}: nothing verified"
+        );
+    }
+}
+
+#[test]
+fn several_tokens_by_option_verify_the_first_and_strip_every_copy() {
+    let mut f = fixture(|c| {
+        c["providers"]["a"]["from_headers"] =
+            json!([{"name": "authorization", "value_prefix": "Bearer "}]);
+        c["providers"]["a"]["from_params"] = json!(["access_token"]);
+        c["providers"]["a"]["multiple_tokens"] = json!("first");
+    });
+    let t = f.token_a(json!({}));
+    let path = format!("/api?access_token={t}&keep=1&access%5Ftoken=x.y.z");
+    let (v, stats) = f.run_with(&path, &[("authorization", &bearer(&t))], vec![], true);
+    let m = allowed(v);
+    assert_eq!(stats.cache_misses, 1, "one token verified");
+    assert_eq!(m.remove, vec!["authorization".to_string()]);
+    assert_eq!(
+        m.path.as_deref(),
+        Some("/api?keep=1"),
+        "every copy stripped"
+    );
+    // The first is the one that counts: a bad first token fails even with a good second.
+    let path = format!("/api?access_token={t}");
+    let (d, _) = denial(f.run(&path, &[("authorization", "Bearer x.y.z")]));
+    assert_eq!(d.status, 401);
+}
+
+#[test]
+fn a_typ_policy_keeps_id_tokens_out() {
+    let mut f = fixture(|c| c["providers"]["a"]["allowed_types"] = json!(["at+jwt"]));
+    let payload = claims("https://a", "api");
+    let signed = |typ: Option<&str>| {
+        let mut header = json!({"alg": "ES256", "kid": "a1"});
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
+        es256_token(&f.pair, &header, &payload)
+    };
+    let good: Vec<String> = ["at+jwt", "AT+JWT", "application/at+jwt"]
+        .iter()
+        .map(|t| signed(Some(t)))
+        .collect();
+    let bad: Vec<String> = [Some("JWT"), None, Some("logout+jwt")]
+        .iter()
+        .map(|t| signed(*t))
+        .collect();
+    for t in &good {
+        let v = f.run("/api", &[("authorization", &bearer(t))]);
+        assert!(matches!(v, Verdict::Allow(_)), "{v:?}");
+    }
+    for t in &bad {
+        let (d, reason) = denial(f.run("/api", &[("authorization", &bearer(t))]));
+        assert_eq!((d.status, reason), (401, DenyReason::Invalid));
+        assert!(challenge(&d).contains("typ"), "{}", challenge(&d));
+    }
+    assert_eq!(check_type(None, &[]), Ok(()));
 }

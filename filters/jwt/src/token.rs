@@ -20,6 +20,8 @@ pub struct Header {
     pub alg: Alg,
     /// The key id it names, if any.
     pub kid: Option<String>,
+    /// Its `typ`, if any (already known to be a JWT type).
+    pub typ: Option<String>,
 }
 
 /// A compact JWS split and decoded.
@@ -114,17 +116,18 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
             ));
         }
     }
-    match header.get("typ") {
-        None => {}
+    let typ = match header.get("typ") {
+        None => None,
         Some(Value::String(typ)) => {
             // RFC 7519 §5.1 and RFC 8725 §3.11: `JWT` or a `+jwt` media type; anything else is another kind of JWS.
             let upper = typ.to_ascii_uppercase();
             if upper != "JWT" && !upper.ends_with("+JWT") {
                 return Err(TokenError::NotJwt(typ.clone()));
             }
+            Some(typ.clone())
         }
         Some(_) => return Err(malformed("header `typ` is not a string")),
-    }
+    };
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
@@ -135,7 +138,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
             "jwt: token header carries a key reference; ignored, only configured keys are used"
         );
     }
-    Ok(Header { alg, kid })
+    Ok(Header { alg, kid, typ })
 }
 
 #[cfg(test)]
@@ -264,7 +267,8 @@ mod tests {
             jws.header,
             Header {
                 alg: Alg::Rs256,
-                kid: None
+                kid: None,
+                typ: None
             }
         );
     }

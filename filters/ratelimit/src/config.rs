@@ -5,16 +5,18 @@
 //!   "slots": 65536,
 //!   "response_headers": {"ietf": true, "legacy": false, "on_allowed": true},
 //!   "service": {"cluster": "rls", "domain": "palisade", "timeout": "20ms", "failure_mode_deny": false},
+//!   "client_address": {"ipv4_prefix": 32, "ipv6_prefix": 64},
 //!   "rules": [
-//!     {"name": "per-user", "match": {"prefix": "/api/"}, "key": ["claim:sub"],
+//!     {"name": "per-user", "match": {"prefix": "/api/"}, "key": ["claim:sub"], "on_missing_key": "shared",
 //!      "limits": [{"requests": 10, "per": "1s", "burst": 20}, {"requests": 1000, "per": "1d"}]},
 //!     {"name": "per-ip", "key": ["client_ip"], "limits": [{"requests": 100, "per": "1m"}], "shadow": true}
 //!   ]
 //! }
 //! ```
 
+use crate::client_address::Grouping;
 use crate::gcra::Quota;
-use crate::key::{KeyPart, KeySource};
+use crate::key::{KeyPart, KeySource, OnMissingKey};
 use crate::stats::metric_part;
 use palisade_core::config::{parse, ConfigDuration};
 use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
@@ -30,8 +32,11 @@ const SLOTS_RANGE: std::ops::RangeInclusive<u32> = 4..=4_194_304;
 fn default_slots() -> u32 {
     65_536
 }
-fn default_claim_prefix() -> String {
-    "x-jwt-claim-".into()
+fn default_ipv4_prefix() -> u8 {
+    32
+}
+fn default_ipv6_prefix() -> u8 {
+    64
 }
 fn default_true() -> bool {
     true
@@ -45,7 +50,8 @@ fn default_timeout() -> ConfigDuration {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Rules, first match (whose key parts are all present) wins; no match: the request passes.
+    /// Rules, first match wins (a rule whose key part is missing and `on_missing_key: skip`
+    /// lets the next one try); no match: the request passes.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
     /// Keys the local slot table holds at most (memory is fixed by this).
@@ -54,13 +60,13 @@ pub struct Config {
     /// Shadow mode for every rule: count and log what would be limited, admit everything.
     #[serde(default)]
     pub shadow: bool,
-    /// 0: the client is Envoy's downstream address. N ≥ 1: the N-th `x-forwarded-for` entry
-    /// from the right (fewer entries: Envoy's downstream address).
+    /// Refused: `client_ip` is the address Envoy trusts (`source.address`); set
+    /// `use_remote_address` and `xff_num_trusted_hops` on Envoy's HTTP connection manager.
     #[serde(default)]
-    pub xff_num_trusted_hops: u32,
-    /// Where `claim:<name>` key parts read the claim (the jwt filter's claim headers).
-    #[serde(default = "default_claim_prefix")]
-    pub claim_header_prefix: String,
+    pub xff_num_trusted_hops: Option<u32>,
+    /// How `client_ip` groups addresses into clients.
+    #[serde(default)]
+    pub client_address: ClientAddressConfig,
     /// Which rate-limit fields answers carry.
     #[serde(default)]
     pub response_headers: ResponseHeadersConfig,
@@ -70,6 +76,29 @@ pub struct Config {
     /// What a request whose path is not canonical gets (before any rule is matched; also in shadow mode).
     #[serde(default)]
     pub path_normalization: PathNormalization,
+}
+
+/// How `client_ip` groups addresses into clients.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClientAddressConfig {
+    /// Leading bits of an IPv4 address that make one client (default 32).
+    #[serde(default = "default_ipv4_prefix")]
+    pub ipv4_prefix: u8,
+    /// Leading bits of an IPv6 address that make one client (default 64: a host usually
+    /// holds a whole /64 and could otherwise mint a fresh budget per address).
+    #[serde(default = "default_ipv6_prefix")]
+    pub ipv6_prefix: u8,
+}
+
+impl Default for ClientAddressConfig {
+    fn default() -> Self {
+        Self {
+            ipv4_prefix: default_ipv4_prefix(),
+            ipv6_prefix: default_ipv6_prefix(),
+        }
+    }
 }
 
 /// Which rate-limit fields answers carry.
@@ -151,6 +180,10 @@ pub struct RuleConfig {
     /// What a budget belongs to; empty: one budget for the whole rule.
     #[serde(default)]
     pub key: Vec<KeyPartConfig>,
+    /// When a key part has no value (no header, no verified claim, no address): `shared`
+    /// (default: one budget for all such requests), `deny` (400) or `skip` (the rule does not apply).
+    #[serde(default)]
+    pub on_missing_key: OnMissingKey,
     /// Local limits (in global mode: the fallback when the service fails).
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
@@ -185,6 +218,8 @@ pub struct Rule {
     pub index: usize,
     /// The key parts.
     pub key: Vec<KeyPart>,
+    /// When a key part has no value.
+    pub on_missing_key: OnMissingKey,
     /// The local quotas.
     pub quotas: Vec<Quota>,
     /// Shadow mode.
@@ -198,10 +233,8 @@ pub struct Compiled {
     pub rules: Vec<Routed<Rule>>,
     /// Slot table size in keys.
     pub slots: u32,
-    /// Trusted `x-forwarded-for` hops.
-    pub xff_num_trusted_hops: u32,
-    /// Header prefix of JWT claims.
-    pub claim_header_prefix: String,
+    /// How client addresses are grouped.
+    pub client_grouping: Grouping,
     /// IETF fields.
     pub ietf_headers: bool,
     /// Legacy fields.
@@ -227,6 +260,25 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
             ),
         ));
     }
+    if config.xff_num_trusted_hops.is_some() {
+        return Err(ConfigError::at(
+            "xff_num_trusted_hops",
+            "no longer read: `client_ip` is the address Envoy trusts; set `use_remote_address` and \
+             `xff_num_trusted_hops` on the HTTP connection manager instead",
+        ));
+    }
+    if config.client_address.ipv4_prefix > 32 {
+        return Err(ConfigError::at(
+            "client_address.ipv4_prefix",
+            "must be between 0 and 32",
+        ));
+    }
+    if config.client_address.ipv6_prefix > 128 {
+        return Err(ConfigError::at(
+            "client_address.ipv6_prefix",
+            "must be between 0 and 128",
+        ));
+    }
     if let Some(service) = &config.service {
         compile_service(service).map_err(|e| e.within("service"))?;
     }
@@ -249,8 +301,10 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     Ok(Compiled {
         rules,
         slots: config.slots,
-        xff_num_trusted_hops: config.xff_num_trusted_hops,
-        claim_header_prefix: config.claim_header_prefix.to_ascii_lowercase(),
+        client_grouping: Grouping {
+            ipv4_prefix: config.client_address.ipv4_prefix,
+            ipv6_prefix: config.client_address.ipv6_prefix,
+        },
         ietf_headers: config.response_headers.ietf,
         legacy_headers: config.response_headers.legacy,
         headers_on_allowed: config.response_headers.on_allowed,
@@ -288,10 +342,7 @@ fn compile_rule(rule: &RuleConfig, index: usize, config: &Config) -> Result<Rule
     }
     let mut key = Vec::with_capacity(rule.key.len());
     for (i, part) in rule.key.iter().enumerate() {
-        key.push(
-            compile_key_part(part, &rule.name, &config.claim_header_prefix)
-                .map_err(|e| e.within(&format!("key[{i}]")))?,
-        );
+        key.push(compile_key_part(part, &rule.name).map_err(|e| e.within(&format!("key[{i}]")))?);
     }
     if rule.limits.is_empty() && config.service.is_none() {
         return Err(ConfigError::at(
@@ -321,6 +372,7 @@ fn compile_rule(rule: &RuleConfig, index: usize, config: &Config) -> Result<Rule
         name: rule.name.clone(),
         index,
         key,
+        on_missing_key: rule.on_missing_key,
         quotas,
         shadow: rule.shadow || config.shadow,
     })
@@ -354,11 +406,7 @@ fn compile_limit(limit: &LimitConfig, rule: &str, i: usize) -> Result<Quota, Con
     Ok(Quota::new(name, limit.requests, limit.per.get(), burst))
 }
 
-fn compile_key_part(
-    part: &KeyPartConfig,
-    rule: &str,
-    claim_prefix: &str,
-) -> Result<KeyPart, ConfigError> {
+fn compile_key_part(part: &KeyPartConfig, rule: &str) -> Result<KeyPart, ConfigError> {
     let (text, descriptor_key) = match part {
         KeyPartConfig::Short(t) => (t.as_str(), None),
         KeyPartConfig::Full(full) => (full.part.as_str(), Some(full.descriptor_key.clone())),
@@ -380,10 +428,9 @@ fn compile_key_part(
             KeySource::Header(name.to_ascii_lowercase()),
             name.to_ascii_lowercase(),
         ),
-        Some(("claim", name)) if palisade_core::headers::is_valid_name(name) => (
-            KeySource::Header(format!("{claim_prefix}{name}").to_ascii_lowercase()),
-            name.to_string(),
-        ),
+        Some(("claim", name)) if !name.is_empty() && !name.bytes().any(|b| b.is_ascii_control()) => {
+            (KeySource::Claim(name.to_string()), name.to_string())
+        }
         Some(_) => {
             return Err(ConfigError::at(
                 "",
@@ -425,10 +472,9 @@ mod tests {
         assert_eq!(rule.quotas[0].burst(), 20);
         assert_eq!(rule.quotas[1].name, "per-user-1");
         assert_eq!(rule.quotas[1].burst(), 1000);
-        assert_eq!(
-            rule.key[0].source,
-            KeySource::Header("x-jwt-claim-sub".into())
-        );
+        assert_eq!(rule.key[0].source, KeySource::Claim("sub".into()));
+        assert_eq!(rule.on_missing_key, OnMissingKey::Shared);
+        assert_eq!(c.client_grouping, Grouping::default());
         assert_eq!(rule.key[0].descriptor_key, "sub");
         assert_eq!(rule.key[1].source, KeySource::Header("x-tenant".into()));
         assert_eq!(rule.key[1].descriptor_key, "tenant");
@@ -477,6 +523,18 @@ mod tests {
             "service.domain"
         );
         assert_eq!(err(r#"{"rules": [], "slot": 3}"#).path, "slot");
+        assert_eq!(
+            err(r#"{"xff_num_trusted_hops": 1}"#).path,
+            "xff_num_trusted_hops"
+        );
+        assert_eq!(
+            err(r#"{"client_address": {"ipv6_prefix": 129}}"#).path,
+            "client_address.ipv6_prefix"
+        );
+        assert_eq!(
+            err(r#"{"rules": [{"name": "a", "on_missing_key": "allow", "limits": [{"requests": 1, "per": "1s"}]}]}"#).path,
+            "rules[0].on_missing_key"
+        );
         assert_eq!(
             err(r#"{"rules": [{"name": "a", "key": [{"part": "path", "descriptor_key": "p", "x": 1}],
                              "limits": [{"requests": 1, "per": "1s"}]}]}"#)

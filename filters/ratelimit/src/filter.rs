@@ -3,8 +3,8 @@
 
 use crate::config;
 use crate::limiter::{Limiter, RequestLimiter};
-use palisade_core::host::load_config;
-use palisade_core::proxy_host::{act, settle, ProxyWasmHost};
+use palisade_core::host::{accept_unconfigured, load_config};
+use palisade_core::proxy_host::{act, settle, ProxyWasmHost, UnconfiguredHttp};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
@@ -33,7 +33,7 @@ impl RootContext for RateLimitRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let host = ProxyWasmHost;
         let Some(compiled) = load_config(&host, FILTER, config::compile) else {
-            return false;
+            return accept_unconfigured(&host);
         };
         let rules = compiled.rules.len();
         let limiter = Limiter::new(&host, compiled);
@@ -51,7 +51,12 @@ impl RootContext for RateLimitRoot {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let limiter = Rc::clone(self.limiter.as_ref()?);
+        let Some(limiter) = self.limiter.as_ref() else {
+            // Fail closed: without a configuration every request is answered 503 (returning
+            // no context would make the SDK panic).
+            return Some(Box::new(UnconfiguredHttp { filter: FILTER }));
+        };
+        let limiter = Rc::clone(limiter);
         Some(Box::new(RateLimitHttp {
             context_id,
             flow: RequestLimiter::new(limiter, context_id),

@@ -1,4 +1,5 @@
-//! What a budget belongs to: the parts of a request a rule's key is made of, and its hash.
+//! What a budget belongs to: the parts of a request a rule's key is made of, what happens when
+//! one is missing, and the key's hash.
 
 use palisade_core::route::RequestInfo;
 use std::hash::{Hash, Hasher};
@@ -6,10 +7,12 @@ use std::hash::{Hash, Hasher};
 /// Where a key part's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
-    /// The client's IP address.
+    /// The client's address as Envoy trusts it, grouped by prefix.
     ClientIp,
-    /// A request header (a JWT claim is the header the jwt filter sets).
+    /// A request header.
     Header(String),
+    /// A claim of the token the jwt filter verified (read from filter state, never a header).
+    Claim(String),
     /// The canonical path without query (lower-case when `path_normalization.case_insensitive`).
     Path,
     /// The method.
@@ -27,60 +30,50 @@ pub struct KeyPart {
     pub descriptor_key: String,
 }
 
-/// The client's IP: the `trusted_hops`-th `x-forwarded-for` entry from the right, or (no hops,
-/// or fewer entries) Envoy's downstream address `source_address` without its port.
-pub fn client_ip(
-    req: &RequestInfo<'_>,
-    source_address: Option<&str>,
-    trusted_hops: u32,
-) -> Option<String> {
-    if trusted_hops > 0 {
-        let entries: Vec<&str> = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n == "x-forwarded-for")
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .collect();
-        let hops = usize::try_from(trusted_hops).unwrap_or(usize::MAX);
-        if let Some(i) = entries.len().checked_sub(hops) {
-            if let Some(ip) = entries.get(i).filter(|ip| !ip.is_empty()) {
-                return Some((*ip).to_string());
-            }
-        }
-    }
-    source_address.map(without_port).map(str::to_string)
+/// What a rule does when a key part has no value (no header, no verified claim, no address).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMissingKey {
+    /// Every such request shares one budget of the rule (the default: a limit still applies,
+    /// and nobody is refused for lacking what the rule keys on).
+    #[default]
+    Shared,
+    /// Refuse the request: 400 problem+json `rate-limit-key-missing`.
+    Deny,
+    /// The rule does not apply; the next matching rule may (no limit at all if none does).
+    Skip,
 }
 
-/// `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`; anything else as it is.
-fn without_port(address: &str) -> &str {
-    if let Some(rest) = address.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match address.rsplit_once(':') {
-        Some((ip, port)) if !ip.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => ip,
-        _ => address,
-    }
+/// The value a missing part has in a shared budget, locally and in RLS descriptors.
+pub const MISSING_VALUE: &str = "(missing)";
+
+/// Where the values of a request's key parts come from, each read only when a part needs it.
+pub struct KeyInputs<'a> {
+    /// The request.
+    pub req: &'a RequestInfo<'a>,
+    /// The client's key (address grouped by prefix), if Envoy gave a parsable address.
+    pub client_ip: &'a dyn Fn() -> Option<String>,
+    /// A verified claim as text, if the jwt filter verified a token carrying it.
+    pub claim: &'a dyn Fn(&str) -> Option<String>,
 }
 
-/// The values of a rule's key parts for a request, as RLS descriptor entries; `None` when a part
-/// is missing (the rule then does not apply: the next rule may).
-pub fn resolve(
-    parts: &[KeyPart],
-    req: &RequestInfo<'_>,
-    client_ip: &dyn Fn() -> Option<String>,
-) -> Option<Vec<(String, String)>> {
+/// The values of a rule's key parts for a request, as RLS descriptor entries; `None` marks a
+/// part without a value.
+pub fn resolve(parts: &[KeyPart], inputs: &KeyInputs<'_>) -> Vec<(String, Option<String>)> {
     parts
         .iter()
         .map(|part| {
             let value = match &part.source {
-                KeySource::ClientIp => client_ip()?,
-                KeySource::Header(name) => req.header(name)?.to_string(),
-                KeySource::Path => req.key_path().into_owned(),
-                KeySource::Method => req.method.to_string(),
-                KeySource::Rule(name) => name.clone(),
+                KeySource::ClientIp => (inputs.client_ip)(),
+                KeySource::Header(name) => inputs.req.header(name).map(str::to_string),
+                KeySource::Claim(name) => (inputs.claim)(name),
+                KeySource::Path => Some(inputs.req.key_path().into_owned()),
+                KeySource::Method => Some(inputs.req.method.to_string()),
+                KeySource::Rule(name) => Some(name.clone()),
             };
-            Some((part.descriptor_key.clone(), value))
+            (part.descriptor_key.clone(), value)
         })
         .collect()
 }
@@ -102,61 +95,22 @@ pub fn key_hash(seed: u64, rule_index: usize, entries: &[(String, String)]) -> u
 mod tests {
     use super::*;
 
-    fn headers(xff: &[&str]) -> Vec<(String, String)> {
+    fn headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut h = vec![
             (":method".to_string(), "POST".to_string()),
             (":path".to_string(), "/api/x?y=1".to_string()),
             ("x-tenant".to_string(), "acme".to_string()),
         ];
         h.extend(
-            xff.iter()
-                .map(|v| ("x-forwarded-for".to_string(), (*v).to_string())),
+            extra
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), (*v).to_string())),
         );
         h
     }
 
     #[test]
-    fn client_ip_comes_from_the_connection_without_hops() {
-        let h = headers(&["6.6.6.6"]);
-        let req = RequestInfo::from_headers(&h);
-        assert_eq!(
-            client_ip(&req, Some("10.0.0.1:4242"), 0).as_deref(),
-            Some("10.0.0.1")
-        );
-        assert_eq!(
-            client_ip(&req, Some("[2001:db8::1]:443"), 0).as_deref(),
-            Some("2001:db8::1")
-        );
-        assert_eq!(client_ip(&req, Some("::1"), 0).as_deref(), Some("::1"));
-        assert_eq!(client_ip(&req, None, 0), None);
-    }
-
-    #[test]
-    fn client_ip_counts_trusted_hops_from_the_right() {
-        // The client spoofs 6.6.6.6; proxy A saw 1.1.1.1, proxy B saw A (2.2.2.2).
-        let h = headers(&["6.6.6.6, 1.1.1.1", "2.2.2.2"]);
-        let req = RequestInfo::from_headers(&h);
-        assert_eq!(
-            client_ip(&req, Some("9.9.9.9:1"), 1).as_deref(),
-            Some("2.2.2.2")
-        );
-        assert_eq!(
-            client_ip(&req, Some("9.9.9.9:1"), 2).as_deref(),
-            Some("1.1.1.1")
-        );
-        assert_eq!(
-            client_ip(&req, Some("9.9.9.9:1"), 3).as_deref(),
-            Some("6.6.6.6")
-        );
-        // Fewer entries than trusted hops: the request did not come through them.
-        assert_eq!(
-            client_ip(&req, Some("9.9.9.9:1"), 4).as_deref(),
-            Some("9.9.9.9")
-        );
-    }
-
-    #[test]
-    fn missing_parts_make_the_key_absent() {
+    fn parts_resolve_from_their_sources_and_missing_ones_are_marked() {
         let h = headers(&[]);
         let req = RequestInfo::from_headers(&h);
         let part = |source, key: &str| KeyPart {
@@ -168,15 +122,42 @@ mod tests {
             part(KeySource::Path, "path"),
             part(KeySource::Method, "method"),
             part(KeySource::Header("x-tenant".into()), "tenant"),
+            part(KeySource::Claim("sub".into()), "sub"),
             part(KeySource::Rule("r".into()), "generic_key"),
         ];
-        let entries = resolve(&parts, &req, &|| Some("1.2.3.4".into())).unwrap();
-        let values: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
-        assert_eq!(values, ["1.2.3.4", "/api/x", "POST", "acme", "r"]);
+        let ip = || Some("1.2.3.4".to_string());
+        let claim = |name: &str| (name == "sub").then(|| "alice".to_string());
+        let inputs = KeyInputs {
+            req: &req,
+            client_ip: &ip,
+            claim: &claim,
+        };
+        let entries = resolve(&parts, &inputs);
+        let values: Vec<Option<&str>> = entries.iter().map(|(_, v)| v.as_deref()).collect();
+        assert_eq!(
+            values,
+            [
+                Some("1.2.3.4"),
+                Some("/api/x"),
+                Some("POST"),
+                Some("acme"),
+                Some("alice"),
+                Some("r")
+            ]
+        );
         assert_eq!(entries[3].0, "tenant");
-        assert!(resolve(&parts, &req, &|| None).is_none());
+        let none = || None;
+        let no_claim = |_: &str| None;
+        let inputs = KeyInputs {
+            req: &req,
+            client_ip: &none,
+            claim: &no_claim,
+        };
+        let entries = resolve(&parts, &inputs);
+        assert_eq!(entries[0].1, None);
+        assert_eq!(entries[4].1, None);
         let no_header = [part(KeySource::Header("x-user".into()), "u")];
-        assert!(resolve(&no_header, &req, &|| None).is_none());
+        assert_eq!(resolve(&no_header, &inputs)[0].1, None);
     }
 
     #[test]

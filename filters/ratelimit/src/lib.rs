@@ -2,6 +2,7 @@
 //! shared-data slot table), and global limits through an Envoy rate-limit service (RLS v3).
 #![forbid(unsafe_code)]
 
+pub mod client_address;
 pub mod config;
 pub mod fields;
 pub mod filter;

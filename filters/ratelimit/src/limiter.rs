@@ -2,18 +2,21 @@
 //! pick the rule, then decide locally (slot table) or ask the rate-limit service and decide on its
 //! answer, falling back to the local limits when it fails.
 
+use crate::client_address::{client_key, parse_address};
 use crate::config::{Compiled, Rule, ServiceConfig};
 use crate::fields::{self, FieldSet, PolicyView};
 use crate::gcra::Verdict;
-use crate::key::{self, key_hash};
+use crate::key::{self, key_hash, KeyInputs, OnMissingKey, MISSING_VALUE};
 use crate::rls::{self, RateLimitResponse, CODE_OVER_LIMIT};
 use crate::slot_table::{SlotTable, TableError};
 use crate::stats::{RuleStats, Stats};
 use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::host::{Body, HeaderMap};
 use palisade_core::request::canonical_request;
+use palisade_core::identity::{VerifiedIdentity, VERIFIED_CLAIMS_PROPERTY};
 use palisade_core::route::RequestInfo;
 use palisade_core::{Decision, Host};
+use palisade_core::{Denial, Problem};
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -53,18 +56,31 @@ impl Limiter {
         }
     }
 
-    /// The first rule that matches and whose key parts are all present, with the key's entries.
-    fn select(
-        &self,
-        req: &RequestInfo<'_>,
-        client_ip: &dyn Fn() -> Option<String>,
-    ) -> Option<(usize, Vec<(String, String)>)> {
-        self.config
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.matcher.matches(req))
-            .find_map(|(i, r)| key::resolve(&r.value.key, req, client_ip).map(|e| (i, e)))
+    /// The first matching rule that applies, with the key's entries; a missing key part makes
+    /// the rule share one budget, refuse the request, or step aside, as it says.
+    fn select(&self, inputs: &KeyInputs<'_>) -> Selected {
+        for (i, r) in self.config.rules.iter().enumerate() {
+            if !r.matcher.matches(inputs.req) {
+                continue;
+            }
+            let entries = key::resolve(&r.value.key, inputs);
+            let missing: Vec<&str> = entries
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.as_str())
+                .collect();
+            if missing.is_empty() {
+                return Selected::Rule(i, fill(entries));
+            }
+            match r.value.on_missing_key {
+                OnMissingKey::Skip => continue,
+                OnMissingKey::Shared => return Selected::Rule(i, fill(entries)),
+                OnMissingKey::Deny => {
+                    return Selected::Refuse(missing_key(&r.value.name, &missing.join(", ")))
+                }
+            }
+        }
+        Selected::None
     }
 
     fn field_set(&self) -> FieldSet {
@@ -73,6 +89,33 @@ impl Limiter {
             legacy: self.config.legacy_headers,
         }
     }
+}
+
+/// Which rule a request falls under.
+enum Selected {
+    /// None: the request passes.
+    None,
+    /// This rule, with its key's entries.
+    Rule(usize, Vec<(String, String)>),
+    /// A rule that refuses requests missing its key.
+    Refuse(Denial),
+}
+
+/// Entries with a missing value take the shared-budget marker.
+fn fill(entries: Vec<(String, Option<String>)>) -> Vec<(String, String)> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_else(|| MISSING_VALUE.to_string())))
+        .collect()
+}
+
+/// The 400 of `on_missing_key: deny`.
+pub fn missing_key(rule: &str, parts: &str) -> Denial {
+    Denial::new(
+        Problem::new(400, "rate-limit-key-missing", "Bad Request").with_detail(format!(
+            "rate limit `{rule}` needs {parts}, which the request does not carry"
+        )),
+    )
 }
 
 /// Where a request is.
@@ -122,24 +165,44 @@ impl RequestLimiter {
                 return Decision::Deny(refusal.to_denial());
             }
         };
-        // Read at most once, and only if a rule's key needs it.
+        // Each read at most once, and only if a rule's key needs it.
         let ip = OnceCell::new();
         let client_ip = || {
             ip.get_or_init(|| {
-                let address = host
-                    .property(&["source", "address"])
-                    .and_then(|b| String::from_utf8(b).ok());
-                key::client_ip(
-                    &req,
-                    address.as_deref(),
-                    limiter.config.xff_num_trusted_hops,
-                )
+                // Envoy's trusted client address: it already applied use_remote_address and
+                // xff_num_trusted_hops; a client-sent x-forwarded-for is never read here.
+                host.property(&["source", "address"])
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|text| parse_address(&text))
+                    .map(|addr| client_key(addr, limiter.config.client_grouping))
             })
             .clone()
         };
-        let Some((index, entries)) = limiter.select(&req, &client_ip) else {
-            self.state = State::Done;
-            return Decision::Continue;
+        let identity = OnceCell::new();
+        let claim = |name: &str| {
+            identity
+                .get_or_init(|| {
+                    host.property(&[VERIFIED_CLAIMS_PROPERTY])
+                        .and_then(|b| VerifiedIdentity::from_bytes(&b))
+                })
+                .as_ref()
+                .and_then(|id| id.claim_text(name))
+        };
+        let inputs = KeyInputs {
+            req: &req,
+            client_ip: &client_ip,
+            claim: &claim,
+        };
+        let (index, entries) = match limiter.select(&inputs) {
+            Selected::None => {
+                self.state = State::Done;
+                return Decision::Continue;
+            }
+            Selected::Refuse(denial) => {
+                self.state = State::Done;
+                return Decision::Deny(denial);
+            }
+            Selected::Rule(index, entries) => (index, entries),
         };
         match &limiter.config.service {
             Some(service) => self.call_service(host, service, index, entries),

@@ -81,31 +81,124 @@ fn each_client_gets_its_own_exact_budget() {
     assert!(matches!(decide(&l, &host), Decision::Deny(_)));
 }
 
+/// A host whose downstream connection comes from `ip` and whose jwt filter verified `sub`.
+fn host_verified(ip: &str, sub: &str) -> MockHost {
+    let host = host_from(ip);
+    let identity = palisade_core::identity::VerifiedIdentity {
+        provider: "idp".into(),
+        claims: serde_json::json!({"sub": sub})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    };
+    host.set_property(
+        &[palisade_core::identity::VERIFIED_CLAIMS_PROPERTY],
+        &identity.to_bytes(),
+    )
+    .unwrap();
+    host
+}
+
 #[test]
-fn rules_match_by_route_and_fall_through_on_a_missing_key() {
-    let host = host_from("10.0.0.1");
-    let l = limiter(
-        &host,
-        r#"{"rules": [
-            {"name": "per-user", "match": {"prefix": "/api/"}, "key": ["claim:sub"], "limits": [{"requests": 1, "per": "1h"}]},
-            {"name": "per-ip", "match": {"prefix": "/api/"}, "key": ["client_ip"], "limits": [{"requests": 2, "per": "1h"}]}]}"#,
-    );
+fn rules_match_by_route_and_skip_on_a_missing_key_when_told() {
+    let config = r#"{"rules": [
+            {"name": "per-user", "match": {"prefix": "/api/"}, "key": ["claim:sub"], "on_missing_key": "skip",
+             "limits": [{"requests": 1, "per": "1h"}]},
+            {"name": "per-ip", "match": {"prefix": "/api/"}, "key": ["client_ip"], "limits": [{"requests": 2, "per": "1h"}]}]}"#;
+    let host = host_verified("10.0.0.1", "alice");
+    let l = limiter(&host, config);
     // Outside /api/: no rule, never limited.
     request(&host, "/public", &[]);
     for _ in 0..5 {
         assert_eq!(decide(&l, &host), Decision::Continue);
     }
-    // With a subject claim: per-user, one request.
-    request(&host, "/api/x", &[("x-jwt-claim-sub", "alice")]);
+    // With a verified subject claim: per-user, one request.
+    request(&host, "/api/x", &[]);
     assert_eq!(decide(&l, &host), Decision::Continue);
     let d = denial(decide(&l, &host));
     assert!(header(&d, "ratelimit").unwrap().starts_with("\"per-user\""));
-    // Without one: per-ip, two requests.
-    request(&host, "/api/x", &[]);
-    assert_eq!(decide(&l, &host), Decision::Continue);
-    assert_eq!(decide(&l, &host), Decision::Continue);
-    let d = denial(decide(&l, &host));
+    // Without one (a claim header is client input, not a verified claim): per-ip, two requests.
+    let anonymous = host_from("10.0.0.1");
+    let l = limiter(&anonymous, config);
+    request(&anonymous, "/api/x", &[("x-jwt-claim-sub", "mallory")]);
+    assert_eq!(decide(&l, &anonymous), Decision::Continue);
+    assert_eq!(decide(&l, &anonymous), Decision::Continue);
+    let d = denial(decide(&l, &anonymous));
     assert!(header(&d, "ratelimit").unwrap().starts_with("\"per-ip\""));
+}
+
+#[test]
+fn a_missing_key_shares_one_budget_by_default() {
+    let config = r#"{"rules": [{"name": "per-user", "key": ["claim:sub"], "limits": [{"requests": 2, "per": "1h"}]}]}"#;
+    let host = host_from("10.0.0.1");
+    let l = limiter(&host, config);
+    // Forged claim headers change nothing: every unverified request draws from one budget.
+    for forged in ["a", "b"] {
+        request(&host, "/", &[("x-jwt-claim-sub", forged)]);
+        assert_eq!(decide(&l, &host), Decision::Continue, "{forged}");
+    }
+    request(&host, "/", &[("x-jwt-claim-sub", "c")]);
+    assert_eq!(denial(decide(&l, &host)).status, 429);
+    // A verified user keeps a budget of their own.
+    let alice = host_verified("10.0.0.1", "alice");
+    let l = limiter(&alice, config);
+    request(&alice, "/", &[]);
+    assert_eq!(decide(&l, &alice), Decision::Continue);
+}
+
+#[test]
+fn a_missing_key_is_refused_when_told() {
+    let host = host_from("10.0.0.1");
+    let l = limiter(
+        &host,
+        r#"{"rules": [{"name": "per-key", "key": ["header:x-api-key"], "on_missing_key": "deny",
+            "limits": [{"requests": 5, "per": "1h"}]}]}"#,
+    );
+    request(&host, "/", &[]);
+    let d = denial(decide(&l, &host));
+    assert_eq!(d.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&d.problem.to_body()).unwrap();
+    assert_eq!(
+        body["type"],
+        "https://palisade.dev/problems/rate-limit-key-missing"
+    );
+    assert!(body["detail"].as_str().unwrap().contains("x-api-key"));
+    request(&host, "/", &[("x-api-key", "k")]);
+    assert_eq!(decide(&l, &host), Decision::Continue);
+}
+
+#[test]
+fn client_addresses_are_envoys_parsed_and_grouped() {
+    let host = MockHost::new().at_seconds(1_000_000);
+    let l = limiter(
+        &host,
+        r#"{"rules": [{"name": "per-ip", "key": ["client_ip"],
+            "limits": [{"requests": 1, "per": "1h"}]}]}"#,
+    );
+    let from = |address: &str, xff: &str| {
+        host.set_property(&["source", "address"], address.as_bytes())
+            .unwrap();
+        request(&host, "/", &[("x-forwarded-for", xff)]);
+        decide(&l, &host)
+    };
+    // Two addresses of one /64 share a budget, whatever x-forwarded-for a client sends.
+    assert_eq!(
+        from("[2001:db8:0:1::a]:5000", "203.0.113.1"),
+        Decision::Continue
+    );
+    let d = from("[2001:db8:0:1::b]:5001", "203.0.113.2");
+    assert_eq!(denial(d).status, 429, "same /64");
+    // The next /64 has its own, even claiming to forward for the first.
+    assert_eq!(
+        from("[2001:db8:0:2::a]:5000", "2001:db8:0:1::a"),
+        Decision::Continue
+    );
+    // IPv4: one address, port and spelling aside.
+    assert_eq!(from("192.0.2.1:1", ""), Decision::Continue);
+    assert_eq!(denial(from("[::ffff:192.0.2.1]:2", "")).status, 429);
+    // No parsable address: the missing key shares one budget (the default).
+    assert_eq!(from("garbage", ""), Decision::Continue);
+    assert_eq!(denial(from("also garbage", "")).status, 429);
 }
 
 #[test]
