@@ -541,6 +541,9 @@ fn rules_see_the_canonical_path_and_a_rewrite_keeps_it() {
         Some("/admin?keep=1"),
         "the token is stripped from the canonical path"
     );
+}
+
+#[test]
 fn the_verified_claims_are_handed_to_later_filters() {
     let mut f = fixture(|_| {});
     let t = f.token_a(json!({"tenant": "acme"}));

@@ -14,7 +14,6 @@ use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::host::{Body, HeaderMap};
 use palisade_core::request::canonical_request;
 use palisade_core::identity::{VerifiedIdentity, VERIFIED_CLAIMS_PROPERTY};
-use palisade_core::route::RequestInfo;
 use palisade_core::{Decision, Host};
 use palisade_core::{Denial, Problem};
 use std::cell::OnceCell;
