@@ -435,4 +435,30 @@ mod tests {
             .any(|l| l.starts_with("curl -si http://127.0.0.1:8080/ | grep -ic strict-transport")));
         assert!(lines.iter().any(|l| l.contains("9901/stats/prometheus")));
     }
+
+    #[test]
+    fn the_readmes_demo_lines_are_what_the_demo_prints_on_its_default_ports() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("prints lines to try, among them:")
+            .nth(1)
+            .and_then(|rest| rest.split("```sh\n").nth(1))
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let urls = Urls {
+            http: "http://127.0.0.1:8080".into(),
+            https: "https://localhost:8443".into(),
+            ca_file: "target/demo/ca.pem".into(),
+            admin: "http://127.0.0.1:9901".into(),
+        };
+        let printed = curl_lines(&FILTERS, &urls);
+        let shown: Vec<&str> = block.lines().filter(|l| l.starts_with("curl")).collect();
+        assert!(shown.len() >= 3, "{block}");
+        for line in shown {
+            assert!(
+                printed.iter().any(|p| p == line),
+                "README.md shows a line the demo does not print: {line}"
+            );
+        }
+    }
 }
