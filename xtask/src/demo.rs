@@ -189,6 +189,7 @@ pub fn demo(args: &[String]) -> Result {
     }
     let ports = options.ports;
     let transport_socket = tls.transport_socket();
+    let stats_config = examples_stats_config()?;
     let builder = builder.patch(move |b| {
         for (pointer, port) in [
             (
@@ -210,6 +211,10 @@ pub fn demo(args: &[String]) -> Result {
             b.pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
         {
             hcm["use_remote_address"] = json!(true);
+        }
+        // Prometheus labels, as every example in envoy/ ships them.
+        if let Some(bootstrap) = b.as_object_mut() {
+            bootstrap.insert("stats_config".to_string(), stats_config);
         }
         // The same chain again behind TLS: HSTS is only sent there.
         let https = b.pointer("/static_resources/listeners/0").cloned();
@@ -270,6 +275,18 @@ pub fn demo(args: &[String]) -> Result {
     drop(upstream);
     println!("demo stopped");
     Ok(())
+}
+
+/// The `stats_config` of `envoy/gateway.yaml` (tag extraction for the filters' counters).
+fn examples_stats_config() -> Result<Value> {
+    let path = root().join("envoy/gateway.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bootstrap: Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    bootstrap
+        .get("stats_config")
+        .cloned()
+        .ok_or_else(|| format!("{} has no stats_config", path.display()))
 }
 
 /// A path relative to the repository root, for printed commands run from there.
@@ -388,7 +405,7 @@ fn curl_lines(loaded: &[&str], urls: &Urls) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "curl -s {}/stats/prometheus | grep '^palisade_'   # the filters' counters, as Prometheus scrapes them",
+        "curl -s {}/stats/prometheus | grep '^palisade_'   # the filters' counters, as Prometheus scrapes them (outcomes as labels)",
         urls.admin
     ));
     lines

@@ -153,6 +153,12 @@ fn demo_serves_http_and_https_and_sigterm_stops_envoy() {
     );
     let http = demo.curl_line("never over plain HTTP");
     assert_eq!(run_shell(&http).trim(), "0", "{http}");
+    let prometheus = demo.curl_line("as Prometheus scrapes them");
+    let out = run_shell(&prometheus);
+    assert!(
+        out.contains("palisade_headers_rejected{reason=\"method_not_allowed\"} 0"),
+        "{prometheus}\n{out}"
+    );
     let cookie = demo.curl_line("cookie gets Secure");
     let out = run_shell(&cookie);
     assert!(
