@@ -355,7 +355,8 @@ fn errors_render_as_one_line_naming_the_field() {
 #[test]
 fn the_readme_example_compiles_and_means_what_it_says() {
     let readme = include_str!("../README.md");
-    let start = readme.find("```json\n").unwrap() + "```json\n".len();
+    let fence = "```json palisade:headers\n";
+    let start = readme.find(fence).unwrap() + fence.len();
     let len = readme[start..].find("```").unwrap();
     let c = compiled(&readme[start..start + len]);
     assert!(rule(&c.default, "clear-site-data").is_none());
@@ -363,6 +364,9 @@ fn the_readme_example_compiles_and_means_what_it_says() {
     let logout = &c.routes[1].value;
     assert!(rule(logout, "clear-site-data").is_some());
     assert!(rule(logout, "x-custom").unwrap().documents_only);
+    let cookies = &c.default.response.cookies;
+    assert!(cookies.default.http_only);
+    assert!(!cookies.rule_for("XSRF-TOKEN").http_only);
 }
 
 #[test]

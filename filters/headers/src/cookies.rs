@@ -173,23 +173,32 @@ pub fn harden(set_cookie: &str, policy: &CookiePolicy, https: bool) -> Option<St
     Some(format!("{kept}{suffix}"))
 }
 
+/// A response's `Set-Cookie` values after hardening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardenedCookies {
+    /// Every value, in the upstream's order.
+    pub values: Vec<String>,
+    /// How many of them changed.
+    pub changed: usize,
+}
+
 /// Every `Set-Cookie` value of a response, hardened; `None` when none changes.
-pub fn harden_all(values: &[&str], policy: &CookiePolicy, https: bool) -> Option<Vec<String>> {
+pub fn harden_all(values: &[&str], policy: &CookiePolicy, https: bool) -> Option<HardenedCookies> {
     if policy.is_off() {
         return None;
     }
-    let mut changed = false;
-    let out = values
+    let mut changed = 0;
+    let values = values
         .iter()
         .map(|v| match harden(v, policy, https) {
             Some(h) => {
-                changed = true;
+                changed += 1;
                 h
             }
             None => (*v).to_string(),
         })
         .collect();
-    changed.then_some(out)
+    (changed > 0).then_some(HardenedCookies { values, changed })
 }
 
 #[cfg(test)]

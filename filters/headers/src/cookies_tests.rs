@@ -186,10 +186,13 @@ fn a_response_keeps_its_cookies_in_order_and_is_untouched_when_nothing_changes()
     let values = ["a=1; Secure; HttpOnly; SameSite=Strict", "b=2"];
     assert_eq!(
         harden_all(&values, &owasp(), true),
-        Some(vec![
-            "a=1; Secure; HttpOnly; SameSite=Strict".to_string(),
-            "b=2; Secure; HttpOnly; SameSite=Lax".to_string(),
-        ])
+        Some(HardenedCookies {
+            values: vec![
+                "a=1; Secure; HttpOnly; SameSite=Strict".to_string(),
+                "b=2; Secure; HttpOnly; SameSite=Lax".to_string(),
+            ],
+            changed: 1
+        })
     );
     assert_eq!(harden_all(&values[..1], &owasp(), true), None);
     assert_eq!(harden_all(&values, &CookiePolicy::default(), true), None);

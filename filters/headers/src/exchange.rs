@@ -108,7 +108,7 @@ impl Exchange {
         if let Some(cookies) = &edits.cookies {
             // Set-Cookie is one header per cookie: replace them all, in order.
             host.set_header(HeaderMap::Response, SET_COOKIE, None);
-            for value in cookies {
+            for value in &cookies.values {
                 host.add_header(HeaderMap::Response, SET_COOKIE, value);
             }
         }
@@ -128,15 +128,9 @@ impl Exchange {
             .response_headers_added
             .add(host, count(edits.set.len()));
         if let Some(cookies) = &edits.cookies {
-            let hardened = cookies
-                .iter()
-                .filter(|v| {
-                    !headers
-                        .iter()
-                        .any(|(n, old)| n.eq_ignore_ascii_case(SET_COOKIE) && old == *v)
-                })
-                .count();
-            self.stats.cookies_hardened.add(host, count(hardened));
+            self.stats
+                .cookies_hardened
+                .add(host, count(cookies.changed));
         }
         Decision::Continue
     }

@@ -1,6 +1,6 @@
 //! Response side: which leaking headers to remove and which security headers to set.
 
-use crate::cookies::harden_all;
+use crate::cookies::{harden_all, HardenedCookies};
 use crate::policy::{HeaderRule, ResponsePolicy};
 
 /// The response header whose values are hardened one by one.
@@ -14,7 +14,7 @@ pub struct ResponseEdits<'p> {
     /// Headers to set, replacing any value.
     pub set: Vec<&'p HeaderRule>,
     /// Every `Set-Cookie` value, in order, when hardening changed one (replaces them all).
-    pub cookies: Option<Vec<String>>,
+    pub cookies: Option<HardenedCookies>,
 }
 
 /// Plans the edits for a response with `headers`, to a request that did (or did not) arrive
