@@ -18,6 +18,7 @@ pub mod paths;
 pub mod redis;
 pub mod rls;
 pub mod server;
+pub mod snippets;
 
 pub use client::{RequestBuilder, Response};
 pub use envoy::{Envoy, EnvoyBuilder, Filter, StartError};

@@ -241,6 +241,101 @@ fn hsts_is_sent_over_a_real_tls_connection() {
     );
 }
 
+/// Envoy with the headers filter (`config`) on a TLS listener (`tls`) or a plain one.
+fn envoy_over(upstream: &Upstream, config: Value, tls: Option<(String, String)>) -> Envoy {
+    Envoy::builder()
+        .filter(Filter::wasm("headers", config))
+        .patch(move |bootstrap| {
+            if let Some((cert, key)) = tls {
+                bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"] = json!({
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                        "common_tls_context": {"tls_certificates": [{
+                            "certificate_chain": {"inline_string": cert},
+                            "private_key": {"inline_string": key}
+                        }]}
+                    }
+                });
+            }
+        })
+        .start(upstream)
+        .unwrap_or_else(|e| panic!("envoy did not start:\n{}", e.log))
+}
+
+/// The `set-cookie` lines curl sees for `GET /` when the upstream sets `cookies`.
+fn cookies_seen(url: &str, cookies: &[&str]) -> Vec<String> {
+    let respond =
+        json!({"headers": cookies.iter().map(|c| json!(["set-cookie", c])).collect::<Vec<_>>()});
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "15",
+            "-H",
+        ])
+        .arg(format!("x-echo-respond: {respond}"))
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("curl: {e}"));
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{head}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    head.lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn upstream_cookies_are_hardened_over_a_real_tls_connection_and_not_made_secure_over_http() {
+    let Some(pems) = self_signed_cert() else {
+        return;
+    };
+    let config = json!({"preset": "owasp",
+        "response": {"cookies": {"exceptions": {"XSRF-TOKEN": {"http_only": false}}}}});
+    let cookies = [
+        "session=abc; Path=/",
+        "XSRF-TOKEN=t; Path=/",
+        "pref=dark; Path=/; SameSite=Strict; Secure; HttpOnly",
+    ];
+    let upstream = Upstream::start();
+    let tls = envoy_over(&upstream, config.clone(), Some(pems));
+    assert_eq!(
+        cookies_seen(&format!("https://127.0.0.1:{}/", tls.port()), &cookies),
+        [
+            "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "XSRF-TOKEN=t; Path=/; Secure; SameSite=Lax",
+            "pref=dark; Path=/; SameSite=Strict; Secure; HttpOnly",
+        ]
+    );
+    assert_eq!(
+        tls.stat("wasmcustom.palisade_headers_cookies_hardened"),
+        Some(2)
+    );
+    drop(tls);
+
+    let plain = envoy_over(&upstream, config, None);
+    assert_eq!(
+        cookies_seen(
+            &format!("http://127.0.0.1:{}/", plain.port()),
+            &cookies[..1]
+        ),
+        ["session=abc; Path=/; HttpOnly; SameSite=Lax"]
+    );
+}
+
 #[test]
 fn spoofed_claim_and_envoy_headers_never_reach_the_upstream() {
     let spoofed = [

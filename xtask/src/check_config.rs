@@ -2,7 +2,8 @@
 //! through the filter's own parser and compiler (what `on_configure` runs), and prints every
 //! error with its field path. Files: a filter's JSON configuration (the filter comes from
 //! `--filter`, the file's name or its folder's), an Envoy bootstrap (YAML or JSON: every
-//! Palisade Wasm filter in it), or Istio `WasmPlugin` manifests (YAML).
+//! Palisade Wasm filter in it), Istio `WasmPlugin` or Envoy Gateway `EnvoyExtensionPolicy`
+//! manifests (YAML).
 
 use crate::configs::{configs_in, known_filter, FoundConfig, FILTERS};
 use palisade_core::ConfigError;
@@ -11,8 +12,8 @@ use std::path::{Path, PathBuf};
 const USAGE: &str = "usage: cargo xtask check-config FILE... [--filter NAME]
 
   Checks filter configurations with the filters' own parsers and prints each error's field path.
-  FILE is a filter's JSON configuration, an Envoy bootstrap (YAML/JSON) or Istio WasmPlugin
-  manifests (YAML). --filter NAME (headers, jwt, ratelimit, schema) names the filter of a plain
+  FILE is a filter's JSON configuration, an Envoy bootstrap (YAML/JSON), Istio WasmPlugin or
+  Envoy Gateway EnvoyExtensionPolicy manifests (YAML). --filter NAME (headers, jwt, ratelimit, schema) names the filter of a plain
   configuration whose file name does not. Exit status 1 when any configuration is invalid.";
 
 /// Checks a configuration with the filter's `check_config` (parse, then compile; no host).

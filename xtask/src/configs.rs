@@ -1,6 +1,7 @@
 //! The filter configurations a file holds: a filter's own JSON configuration, the `configuration`
-//! of every Palisade Wasm filter in an Envoy bootstrap (YAML or JSON), or the `pluginConfig` of
-//! every Istio `WasmPlugin` in a manifest (YAML, any number of documents).
+//! of every Palisade Wasm filter in an Envoy bootstrap (YAML or JSON), the `pluginConfig` of
+//! every Istio `WasmPlugin` or the `config` of every Envoy Gateway `EnvoyExtensionPolicy` Wasm
+//! extension in a manifest (YAML, any number of documents).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -71,8 +72,12 @@ pub fn configs_in(
 
 /// The configurations in an Envoy bootstrap or an Istio manifest; `None` for anything else.
 fn in_document(doc: &Value, filter: Option<&str>) -> Result<Option<Vec<FoundConfig>>, String> {
-    if doc.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
-        return wasm_plugin(doc, filter).map(|c| Some(c.into_iter().collect()));
+    match doc.get("kind").and_then(Value::as_str) {
+        Some("WasmPlugin") => {
+            return wasm_plugin(doc, filter).map(|c| Some(c.into_iter().collect()));
+        }
+        Some("EnvoyExtensionPolicy") => return extension_policy(doc, filter).map(Some),
+        _ => {}
     }
     let is_bootstrap = ["static_resources", "dynamic_resources", "admin"]
         .iter()
@@ -110,6 +115,36 @@ fn wasm_plugin(doc: &Value, filter: Option<&str>) -> Result<Option<FoundConfig>,
         filter,
         json,
     }))
+}
+
+/// An Envoy Gateway `EnvoyExtensionPolicy`: `spec.wasm[i].config` of each Palisade extension
+/// (named by `rootID`, `name` or the image or HTTP URL).
+fn extension_policy(doc: &Value, filter: Option<&str>) -> Result<Vec<FoundConfig>, String> {
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let mut found = Vec::new();
+    let extensions = doc.pointer("/spec/wasm").and_then(Value::as_array);
+    for (i, wasm) in extensions.into_iter().flatten().enumerate() {
+        let location = format!("EnvoyExtensionPolicy {name}: spec.wasm[{i}].config");
+        let names = ["/rootID", "/name", "/code/image/url", "/code/http/url"];
+        let named = names.iter().filter_map(|p| wasm.pointer(p)?.as_str());
+        let Some(filter) = identify(named, filter).map_err(|e| format!("{location}: {e}"))? else {
+            continue;
+        };
+        let config = wasm
+            .get("config")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let json = serde_json::to_vec(&config).map_err(|e| format!("{location}: {e}"))?;
+        found.push(FoundConfig {
+            location,
+            filter,
+            json,
+        });
+    }
+    Ok(found)
 }
 
 /// Finds every Envoy HTTP Wasm filter below `value`; `at` is the path of `value`.
@@ -391,6 +426,39 @@ mod tests {
         assert_eq!(
             found("e.json", &unknown.to_string(), Some("headers")).unwrap()[0].filter,
             "headers"
+        );
+    }
+
+    #[test]
+    fn an_extension_policy_yields_each_palisade_extensions_config() {
+        let yaml = "
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyExtensionPolicy
+metadata: {name: api}
+spec:
+  wasm:
+    - rootID: palisade_jwt
+      code: {type: Image, image: {url: ghcr.io/palisade/palisade/jwt:0.1.0}}
+      config: {providers: {}}
+    - name: someone-elses
+      code: {type: HTTP, http: {url: https://example.com/other.wasm}}
+    - code: {type: Image, image: {url: ghcr.io/palisade/palisade/headers:0.1.0}}
+";
+        let c = found("eg.yaml", yaml, None).unwrap();
+        assert_eq!(
+            c,
+            vec![
+                FoundConfig {
+                    location: "EnvoyExtensionPolicy api: spec.wasm[0].config".into(),
+                    filter: "jwt".into(),
+                    json: br#"{"providers":{}}"#.to_vec()
+                },
+                FoundConfig {
+                    location: "EnvoyExtensionPolicy api: spec.wasm[2].config".into(),
+                    filter: "headers".into(),
+                    json: b"{}".to_vec()
+                },
+            ]
         );
     }
 

@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: Envoy on 127.0.0.1:8080 with every built filter in front of the echo
-//! upstream, each filter with its config from `envoy/demo/<filter>.json`. Ctrl-C stops everything.
+//! `cargo xtask demo`: Envoy on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS, a certificate
+//! made at start) with every built filter in front of the echo upstream, each filter with its
+//! config from `envoy/demo/<filter>.json`. Ctrl-C or SIGTERM stops everything.
 
 use crate::build::{build, wasm_dir, FILTERS};
 use crate::tools::{envoy_binary, setup};
@@ -7,9 +8,61 @@ use crate::util::{root, step, Result};
 use jwt_simple::prelude::{Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair};
 use palisade_e2e::{Envoy, Filter, Upstream};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-const PORT: u16 = 8080;
-const ADMIN_PORT: u16 = 9901;
+const USAGE: &str =
+    "usage: cargo xtask demo [--port N] [--tls-port N] [--admin-port N] [--no-build]
+
+  Runs Envoy with every filter in front of a demo upstream: HTTP on --port (8080), HTTPS on
+  --tls-port (8443) with a certificate made at start (target/demo/ca.pem signs it), admin on
+  --admin-port (9901); 0 picks a free port. --no-build skips setup and build (the modules in
+  PALISADE_WASM_DIR or target/, Envoy from PALISADE_ENVOY or the tool cache).
+  Ctrl-C or SIGTERM stops everything.";
+
+/// The demo's listeners and admin port (0: any free port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ports {
+    http: u16,
+    https: u16,
+    admin: u16,
+}
+
+/// Command-line options.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    ports: Ports,
+    build: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        ports: Ports {
+            http: 8080,
+            https: 8443,
+            admin: 9901,
+        },
+        build: true,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut port = || -> Result<u16> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{arg} needs a port number"))
+        };
+        match arg.as_str() {
+            "--port" => options.ports.http = port()?,
+            "--tls-port" => options.ports.https = port()?,
+            "--admin-port" => options.ports.admin = port()?,
+            "--no-build" => options.build = false,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other}\n\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
 
 fn demo_config(filter: &str) -> Result<Option<Value>> {
     let path = root().join(format!("envoy/demo/{filter}.json"));
@@ -21,16 +74,106 @@ fn demo_config(filter: &str) -> Result<Option<Value>> {
     }
 }
 
-/// Builds, starts the demo, prints what to try, and waits for Ctrl-C.
-pub fn demo() -> Result {
-    setup()?;
-    build()?;
+/// The demo's TLS files: a CA made at start and a certificate it signed for localhost.
+struct DemoTls {
+    ca_file: PathBuf,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl DemoTls {
+    /// Makes a fresh CA and server certificate (rcgen, no OpenSSL) and writes the CA to `dir`.
+    fn create(dir: &Path) -> Result<Self> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let err = |e: rcgen::Error| format!("demo certificate: {e}");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Palisade demo CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?)
+            .map_err(err)?;
+        let key = KeyPair::generate().map_err(err)?;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .map_err(err)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca).map_err(err)?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).map_err(|e| format!("{}: {e}", ca_file.display()))?;
+        Ok(Self {
+            ca_file,
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// The listener's `transport_socket`.
+    fn transport_socket(&self) -> Value {
+        json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "common_tls_context": {"tls_certificates": [{
+                    "certificate_chain": {"inline_string": self.cert_pem},
+                    "private_key": {"inline_string": self.key_pem}
+                }]}
+            }
+        })
+    }
+}
+
+/// Set by SIGINT or SIGTERM.
+fn stop_signal() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    Ok(stop)
+}
+
+/// The port Envoy bound for a listener, from the admin API.
+fn listener_port(envoy: &Envoy, name: &str) -> Option<u16> {
+    let listeners = envoy.admin("/listeners?format=json").json();
+    let status = listeners
+        .get("listener_statuses")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("name").and_then(Value::as_str) == Some(name))?;
+    let port = status
+        .pointer("/local_address/socket_address/port_value")?
+        .as_u64()?;
+    u16::try_from(port).ok()
+}
+
+/// Builds, starts the demo, prints what to try, and waits for Ctrl-C or SIGTERM.
+pub fn demo(args: &[String]) -> Result {
+    let options = parse_args(args)?;
+    // Registered first: a SIGTERM during the start still stops what was started.
+    let stop = stop_signal()?;
+    if options.build {
+        setup()?;
+        build()?;
+        std::env::set_var("PALISADE_WASM_DIR", wasm_dir());
+        std::env::set_var(
+            "PALISADE_ENVOY",
+            envoy_binary().ok_or("Envoy missing after setup")?,
+        );
+    } else if std::env::var_os("PALISADE_ENVOY").is_none() {
+        let envoy =
+            envoy_binary().ok_or("no Envoy: run `cargo xtask setup` or set PALISADE_ENVOY")?;
+        std::env::set_var("PALISADE_ENVOY", envoy);
+    }
     step("start the demo");
-    std::env::set_var("PALISADE_WASM_DIR", wasm_dir());
-    std::env::set_var(
-        "PALISADE_ENVOY",
-        envoy_binary().ok_or("Envoy missing after setup")?,
-    );
+    let tls = DemoTls::create(&root().join("target/demo"))?;
     let upstream = Upstream::start();
     let mut builder = Envoy::builder();
     let mut loaded = Vec::new();
@@ -44,13 +187,16 @@ pub fn demo() -> Result {
             loaded.push(filter);
         }
     }
-    let builder = builder.patch(|b| {
+    let ports = options.ports;
+    let transport_socket = tls.transport_socket();
+    let stats_config = examples_stats_config()?;
+    let builder = builder.patch(move |b| {
         for (pointer, port) in [
             (
                 "/static_resources/listeners/0/address/socket_address/port_value",
-                PORT,
+                ports.http,
             ),
-            ("/admin/address/socket_address/port_value", ADMIN_PORT),
+            ("/admin/address/socket_address/port_value", ports.admin),
         ] {
             if let Some(slot) = b.pointer_mut(pointer) {
                 *slot = json!(port);
@@ -70,27 +216,89 @@ pub fn demo() -> Result {
             hcm["merge_slashes"] = json!(true);
             hcm["path_with_escaped_slashes_action"] = json!("REJECT_REQUEST");
         }
+        // Prometheus labels, as every example in envoy/ ships them.
+        if let Some(bootstrap) = b.as_object_mut() {
+            bootstrap.insert("stats_config".to_string(), stats_config);
+        }
+        // The same chain again behind TLS: HSTS is only sent there.
+        let https = b.pointer("/static_resources/listeners/0").cloned();
+        if let (Some(mut https), Some(listeners)) = (
+            https,
+            b.pointer_mut("/static_resources/listeners")
+                .and_then(Value::as_array_mut),
+        ) {
+            let edits = [
+                ("/name", json!("main_tls")),
+                ("/address/socket_address/port_value", json!(ports.https)),
+            ];
+            for (pointer, value) in edits {
+                if let Some(slot) = https.pointer_mut(pointer) {
+                    *slot = value;
+                }
+            }
+            if let Some(chain) = https
+                .pointer_mut("/filter_chains/0")
+                .and_then(Value::as_object_mut)
+            {
+                chain.insert("transport_socket".to_string(), transport_socket);
+            }
+            listeners.push(https);
+        }
     });
     let envoy = builder
         .start(&upstream)
         .map_err(|e| format!("Envoy did not start:\n{}", e.log))?;
+    let https_port = listener_port(&envoy, "main_tls").ok_or("no HTTPS listener")?;
     println!(
-        "Envoy is listening on http://127.0.0.1:{} (admin http://127.0.0.1:{}), filters: {}",
+        "Envoy is listening on http://127.0.0.1:{} and https://localhost:{} (admin http://127.0.0.1:{}), filters: {}",
         envoy.port(),
+        https_port,
         envoy.admin_port(),
         loaded.join(" → ")
     );
+    println!("Envoy pid: {}", envoy.pid());
     println!("\nTry:");
     if let Some(t) = &tokens {
         println!("  USER={}\n  ADMIN={}", t.user, t.admin);
     }
-    for line in curl_lines(&loaded) {
+    let urls = Urls {
+        http: format!("http://127.0.0.1:{}", envoy.port()),
+        https: format!("https://localhost:{https_port}"),
+        ca_file: relative_to_root(&tls.ca_file),
+        admin: format!("http://127.0.0.1:{}", envoy.admin_port()),
+    };
+    for line in curl_lines(&loaded, &urls) {
         println!("  {line}");
     }
-    println!("\nCtrl-C stops everything.");
-    loop {
-        std::thread::sleep(std::time::Duration::from_secs(3600));
+    println!("\nCtrl-C or SIGTERM stops everything.");
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // Dropping them kills Envoy (and waits for it) and stops the upstream.
+    drop(envoy);
+    drop(upstream);
+    println!("demo stopped");
+    Ok(())
+}
+
+/// The `stats_config` of `envoy/gateway.yaml` (tag extraction for the filters' counters).
+fn examples_stats_config() -> Result<Value> {
+    let path = root().join("envoy/gateway.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bootstrap: Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    bootstrap
+        .get("stats_config")
+        .cloned()
+        .ok_or_else(|| format!("{} has no stats_config", path.display()))
+}
+
+/// A path relative to the repository root, for printed commands run from there.
+fn relative_to_root(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// A fresh demo key (replacing the one in `envoy/demo/jwt.json`) and two tokens it signed.
@@ -129,12 +337,31 @@ impl DemoTokens {
     }
 }
 
-fn curl_lines(loaded: &[&str]) -> Vec<String> {
-    let base = format!("http://127.0.0.1:{PORT}");
+/// Where the demo answers.
+struct Urls {
+    http: String,
+    https: String,
+    ca_file: String,
+    admin: String,
+}
+
+fn curl_lines(loaded: &[&str], urls: &Urls) -> Vec<String> {
+    let base = &urls.http;
     let mut lines = vec![format!(
         "curl -i {base}/   # the echo upstream, through every filter"
     )];
     if loaded.contains(&"headers") {
+        lines.push(format!(
+            "curl -si --cacert {} {}/ | grep -i strict-transport   # HTTPS: HSTS is sent",
+            urls.ca_file, urls.https
+        ));
+        lines.push(format!(
+            "curl -si {base}/ | grep -ic strict-transport   # 0: never over plain HTTP"
+        ));
+        lines.push(format!(
+            "curl -si --cacert {} {}/ -H 'x-echo-respond: {{\"headers\":[[\"set-cookie\",\"session=abc; Path=/\"]]}}' | grep -i set-cookie   # the upstream's cookie gets Secure",
+            urls.ca_file, urls.https
+        ));
         lines.push(format!(
             "curl -si {base}/ -H 'x-echo-respond: {{\"headers\":[[\"content-type\",\"text/html\"],[\"server\",\"nginx\"]],\"body\":\"<p>hi\"}}'   # an HTML page: browser preset on, server gone"
         ));
@@ -185,7 +412,77 @@ fn curl_lines(loaded: &[&str]) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "curl -s http://127.0.0.1:{ADMIN_PORT}/stats | grep palisade   # the filters' counters"
+        "curl -s {}/stats/prometheus | grep '^palisade_'   # the filters' counters, as Prometheus scrapes them (outcomes as labels)",
+        urls.admin
     ));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Options> {
+        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn ports_default_to_8080_8443_9901_and_can_be_chosen() {
+        let o = args(&[]).unwrap();
+        assert_eq!(
+            (o.ports.http, o.ports.https, o.ports.admin),
+            (8080, 8443, 9901)
+        );
+        assert!(o.build);
+        let o = args(&["--port", "0", "--tls-port", "9443", "--no-build"]).unwrap();
+        assert_eq!((o.ports.http, o.ports.https), (0, 9443));
+        assert!(!o.build);
+        assert!(args(&["--port"]).is_err());
+        assert!(args(&["--port", "http"]).is_err());
+        assert!(args(&["--tls"]).is_err());
+    }
+
+    #[test]
+    fn curl_lines_show_https_with_the_demo_ca_and_plain_http() {
+        let urls = Urls {
+            http: "http://127.0.0.1:8080".into(),
+            https: "https://localhost:8443".into(),
+            ca_file: "target/demo/ca.pem".into(),
+            admin: "http://127.0.0.1:9901".into(),
+        };
+        let lines = curl_lines(&["headers"], &urls);
+        assert!(lines.iter().any(|l| l.starts_with(
+            "curl -si --cacert target/demo/ca.pem https://localhost:8443/ | grep -i strict-transport"
+        )));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("curl -si http://127.0.0.1:8080/ | grep -ic strict-transport")));
+        assert!(lines.iter().any(|l| l.contains("9901/stats/prometheus")));
+    }
+
+    #[test]
+    fn the_readmes_demo_lines_are_what_the_demo_prints_on_its_default_ports() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("prints lines to try, among them:")
+            .nth(1)
+            .and_then(|rest| rest.split("```sh\n").nth(1))
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let urls = Urls {
+            http: "http://127.0.0.1:8080".into(),
+            https: "https://localhost:8443".into(),
+            ca_file: "target/demo/ca.pem".into(),
+            admin: "http://127.0.0.1:9901".into(),
+        };
+        let printed = curl_lines(&FILTERS, &urls);
+        let shown: Vec<&str> = block.lines().filter(|l| l.starts_with("curl")).collect();
+        assert!(shown.len() >= 3, "{block}");
+        for line in shown {
+            assert!(
+                printed.iter().any(|p| p == line),
+                "README.md shows a line the demo does not print: {line}"
+            );
+        }
+    }
 }

@@ -16,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   build   build every filter (release, wasm32-wasip1) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
-  demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream
+  demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,
+          HTTPS on :8443 (certificate made at start), until Ctrl-C or SIGTERM (`--help`)
   oci     pack each built filter as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
           target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)
   schemas write each filter's configuration JSON Schema to envoy/schemas/ (--check: fail
@@ -33,7 +34,7 @@ fn main() {
         Some("setup") => tools::setup(),
         Some("build") => build::build(),
         Some("test") => test::test(),
-        Some("demo") => demo::demo(),
+        Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
         Some("oci") => xtask::oci::cli(
             args.get(1..).unwrap_or_default(),
             &build::wasm_dir(),

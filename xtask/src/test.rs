@@ -86,10 +86,14 @@ pub fn test() -> Result {
 
     build()?;
 
-    step("xtask tests: OCI artifacts through a real docker-registry, Istio manifests, config schemas");
+    step("xtask tests: OCI artifacts through a real docker-registry, Istio and Envoy Gateway manifests, config schemas, doc snippets, the demo");
     run(cargo()
         .args(["test", "-p", "xtask"])
-        .env("PALISADE_WASM_DIR", wasm_dir()))?;
+        .env("PALISADE_WASM_DIR", wasm_dir())
+        .env(
+            "PALISADE_ENVOY",
+            envoy_binary().ok_or("Envoy missing after setup")?,
+        ))?;
 
     step("end-to-end tests through Envoy");
     let mut cmd = cargo();

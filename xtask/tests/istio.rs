@@ -158,10 +158,60 @@ fn wasm_plugins_pull_this_versions_compat_image_and_fail_closed() {
             "{file}: a security filter must fail closed"
         );
         assert!(spec["priority"].is_i64(), "{file}: no priority");
+        assert_eq!(spec["type"], "HTTP", "{file}: an HTTP filter");
         assert!(
-            spec["selector"]["matchLabels"].is_object(),
-            "{file}: applies to every workload"
+            ["IfNotPresent", "Always"].contains(&spec["imagePullPolicy"].as_str().unwrap_or("")),
+            "{file}: imagePullPolicy {}",
+            spec["imagePullPolicy"]
         );
+        for m in spec["match"].as_array().into_iter().flatten() {
+            assert!(
+                ["CLIENT", "SERVER", "CLIENT_AND_SERVER"]
+                    .contains(&m["mode"].as_str().unwrap_or("")),
+                "{file}: match {m}"
+            );
+        }
+        // Istio refuses both at once; a waypoint reads only targetRefs.
+        let selected = spec["selector"]["matchLabels"].is_object();
+        let targets = spec["targetRefs"].as_array().cloned().unwrap_or_default();
+        assert!(
+            selected == targets.is_empty(),
+            "{file}: exactly one of selector and targetRefs"
+        );
+        for t in &targets {
+            let allowed = match t["kind"].as_str().unwrap_or_default() {
+                "Gateway" | "GatewayClass" => t["group"] == "gateway.networking.k8s.io",
+                "Service" => t["group"] == "" || t["group"] == "core",
+                "ServiceEntry" => t["group"] == "networking.istio.io",
+                _ => false,
+            };
+            assert!(allowed && t["name"].is_string(), "{file}: targetRef {t}");
+        }
+    }
+}
+
+#[test]
+fn failstrategy_choices_are_explained_where_they_are_set() {
+    let text = std::fs::read_to_string(istio_dir().join("headers.yaml")).unwrap();
+    for word in ["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD", "1.27"] {
+        assert!(text.contains(word), "headers.yaml does not explain {word}");
+    }
+}
+
+#[test]
+fn the_waypoint_plugins_use_target_refs() {
+    let waypoint: Vec<Value> = wasm_plugins()
+        .into_iter()
+        .filter(|(file, _, _)| file == "waypoint.yaml")
+        .map(|(_, _, doc)| doc)
+        .collect();
+    assert!(
+        !waypoint.is_empty(),
+        "envoy/istio/waypoint.yaml has no WasmPlugin"
+    );
+    for doc in waypoint {
+        assert!(doc["spec"]["targetRefs"].is_array(), "{doc}");
+        assert!(doc["spec"].get("selector").is_none(), "{doc}");
     }
 }
 

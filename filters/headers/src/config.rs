@@ -23,6 +23,7 @@
 //! A route inherits every setting it does not give from the top level; `response.headers`
 //! entries merge by name (the route's win); any other field a route gives replaces the top-level one.
 
+use crate::cookies::{has_secure_prefix, CookiePolicy, CookieRule, SameSite};
 use crate::names::{NameFilter, NamePatterns};
 use crate::policy::{Compiled, HeaderRule, Policy, RequestPolicy, ResponsePolicy};
 use crate::presets::{
@@ -36,6 +37,7 @@ use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
 use palisade_core::PathNormalization;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -123,6 +125,45 @@ pub struct ResponseConfig {
     /// Response headers never removed.
     #[serde(default)]
     pub keep: Option<Vec<String>>,
+    /// `Set-Cookie` hardening (default: the preset's).
+    #[serde(default)]
+    pub cookies: Option<CookieConfig>,
+}
+
+/// `response.cookies`: attributes added to the upstream's `Set-Cookie` headers. Unset fields
+/// take the preset's defaults.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CookieConfig {
+    /// Add `Secure` to cookies set in answers to HTTPS requests.
+    #[serde(default)]
+    pub secure: Option<bool>,
+    /// Add `HttpOnly` (scripts cannot read the cookie).
+    #[serde(default)]
+    pub http_only: Option<bool>,
+    /// `SameSite` for cookies that have none: `strict`, `lax`, `none` or `off`.
+    #[serde(default)]
+    pub same_site: Option<SameSite>,
+    /// Per cookie name (exact, case-sensitive): fields that differ for that cookie.
+    #[serde(default)]
+    pub exceptions: BTreeMap<String, CookieException>,
+}
+
+/// What differs for one cookie; unset fields follow `response.cookies`.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CookieException {
+    /// Add `Secure` over HTTPS.
+    #[serde(default)]
+    pub secure: Option<bool>,
+    /// Add `HttpOnly` (`false` for a cookie a script must read, such as a CSRF token).
+    #[serde(default)]
+    pub http_only: Option<bool>,
+    /// `SameSite` when the cookie has none.
+    #[serde(default)]
+    pub same_site: Option<SameSite>,
 }
 
 /// Request-side settings; unset fields inherit.
@@ -390,6 +431,15 @@ fn compile_response(layers: &[Layer<'_>]) -> Result<ResponsePolicy, ConfigError>
         Some((keep, layer)) => NamePatterns::compile(keep, &layer.field("response.keep"))?,
         None => NamePatterns::default(),
     };
+    let cookies = match resolve(layers, |l| l.response.cookies.as_ref()) {
+        Some((config, layer)) => {
+            compile_cookies(preset.cookies(), config, &layer.field("response.cookies"))?
+        }
+        None => CookiePolicy {
+            default: preset.cookies(),
+            exceptions: Vec::new(),
+        },
+    };
     Ok(ResponsePolicy {
         add,
         remove: NameFilter {
@@ -397,7 +447,61 @@ fn compile_response(layers: &[Layer<'_>]) -> Result<ResponsePolicy, ConfigError>
             keep,
         },
         document_types,
+        cookies,
     })
+}
+
+/// `response.cookies` over the preset's defaults.
+fn compile_cookies(
+    preset: CookieRule,
+    config: &CookieConfig,
+    field: &str,
+) -> Result<CookiePolicy, ConfigError> {
+    let default = CookieRule {
+        secure: config.secure.unwrap_or(preset.secure),
+        http_only: config.http_only.unwrap_or(preset.http_only),
+        same_site: config.same_site.unwrap_or(preset.same_site),
+    };
+    check_cookie_rule(default, "", field)?;
+    let mut exceptions = Vec::with_capacity(config.exceptions.len());
+    for (name, exception) in &config.exceptions {
+        let path = format!("{field}.exceptions.{name}");
+        if !is_valid_name(name) || name.starts_with(':') {
+            return Err(ConfigError::at(
+                path,
+                format!("`{name}` is not a cookie name"),
+            ));
+        }
+        let rule = CookieRule {
+            secure: exception.secure.unwrap_or(default.secure),
+            http_only: exception.http_only.unwrap_or(default.http_only),
+            same_site: exception.same_site.unwrap_or(default.same_site),
+        };
+        check_cookie_rule(rule, name, &path)?;
+        exceptions.push((name.clone(), rule));
+    }
+    Ok(CookiePolicy {
+        default,
+        exceptions,
+    })
+}
+
+/// Refuses what browsers would refuse: `SameSite=None` without `Secure`, a prefixed cookie
+/// without `Secure`.
+fn check_cookie_rule(rule: CookieRule, name: &str, field: &str) -> Result<(), ConfigError> {
+    if rule.same_site == SameSite::None && !rule.secure {
+        return Err(ConfigError::at(
+            format!("{field}.same_site"),
+            "browsers refuse `SameSite=None` without `Secure`; set `secure` too",
+        ));
+    }
+    if !rule.secure && has_secure_prefix(name) {
+        return Err(ConfigError::at(
+            format!("{field}.secure"),
+            format!("the prefix of `{name}` requires `Secure`; browsers refuse it without"),
+        ));
+    }
+    Ok(())
 }
 
 /// A rule with the defaults that follow from its name.

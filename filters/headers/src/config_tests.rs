@@ -355,7 +355,8 @@ fn errors_render_as_one_line_naming_the_field() {
 #[test]
 fn the_readme_example_compiles_and_means_what_it_says() {
     let readme = include_str!("../README.md");
-    let start = readme.find("```json\n").unwrap() + "```json\n".len();
+    let fence = "```json palisade:headers\n";
+    let start = readme.find(fence).unwrap() + fence.len();
     let len = readme[start..].find("```").unwrap();
     let c = compiled(&readme[start..start + len]);
     assert!(rule(&c.default, "clear-site-data").is_none());
@@ -363,4 +364,74 @@ fn the_readme_example_compiles_and_means_what_it_says() {
     let logout = &c.routes[1].value;
     assert!(rule(logout, "clear-site-data").is_some());
     assert!(rule(logout, "x-custom").unwrap().documents_only);
+    let cookies = &c.default.response.cookies;
+    assert!(cookies.default.http_only);
+    assert!(!cookies.rule_for("XSRF-TOKEN").http_only);
+}
+
+#[test]
+fn cookie_defaults_come_from_the_preset_and_fields_override_them() {
+    use crate::cookies::{CookieRule, SameSite};
+    let cookies = |json: &str| compiled(json).default.response.cookies.clone();
+    assert_eq!(
+        cookies(r#"{"preset": "owasp"}"#).default,
+        CookieRule {
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax
+        }
+    );
+    assert_eq!(
+        cookies(r#"{"preset": "strict-api"}"#).default.same_site,
+        SameSite::Strict
+    );
+    let browser = cookies("{}").default;
+    assert!(browser.secure && !browser.http_only && browser.same_site == SameSite::Off);
+    assert!(cookies(r#"{"preset": "none"}"#).is_off());
+    let tuned = cookies(
+        r#"{"preset": "owasp", "response": {"cookies": {"same_site": "strict",
+            "exceptions": {"csrf": {"http_only": false}, "off": {"secure": false, "http_only": false, "same_site": "off"}}}}}"#,
+    );
+    assert_eq!(tuned.default.same_site, SameSite::Strict);
+    assert_eq!(
+        tuned.rule_for("csrf"),
+        CookieRule {
+            secure: true,
+            http_only: false,
+            same_site: SameSite::Strict
+        }
+    );
+    assert_eq!(tuned.rule_for("off"), CookieRule::OFF);
+    // A route inherits the top level's `cookies`; what it leaves unset comes from the route's preset.
+    let c = compiled(
+        r#"{"preset": "owasp", "response": {"cookies": {"http_only": false}},
+            "routes": [{"match": {"prefix": "/api/"}, "preset": "strict-api"},
+                       {"match": {"prefix": "/app/"}, "response": {"cookies": {}}}]}"#,
+    );
+    assert!(!c.default.response.cookies.default.http_only);
+    assert_eq!(c.default.response.cookies.default.same_site, SameSite::Lax);
+    let api = c.routes[0].value.response.cookies.default;
+    assert!(!api.http_only);
+    assert_eq!(api.same_site, SameSite::Strict);
+    // A route's own `cookies` replaces the top level's.
+    assert!(c.routes[1].value.response.cookies.default.http_only);
+}
+
+#[test]
+fn cookie_settings_browsers_would_refuse_are_refused_by_path() {
+    let e = error(r#"{"response": {"cookies": {"secure": false, "same_site": "none"}}}"#);
+    assert_eq!(e.path, "response.cookies.same_site");
+    let e = error(
+        r#"{"routes": [{"match": {"prefix": "/"}, "response": {"cookies": {"exceptions": {"__Host-id": {"secure": false}}}}}]}"#,
+    );
+    assert_eq!(
+        e.path,
+        "routes[0].response.cookies.exceptions.__Host-id.secure"
+    );
+    let e = error(r#"{"response": {"cookies": {"exceptions": {"bad name": {}}}}}"#);
+    assert_eq!(e.path, "response.cookies.exceptions.bad name");
+    let e = error(r#"{"response": {"cookies": {"same_site": "loose"}}}"#);
+    assert_eq!(e.path, "response.cookies.same_site");
+    let e = error(r#"{"response": {"cookies": {"httponly": true}}}"#);
+    assert!(e.to_string().contains("httponly"), "{e}");
 }

@@ -3,7 +3,7 @@
 
 use crate::policy::{Compiled, Policy};
 use crate::request::{arrived_over_https, check_request, FORWARDED_PROTO};
-use crate::response::plan_response;
+use crate::response::{plan_response, SET_COOKIE};
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
 use palisade_core::host::{HeaderMap, Host};
@@ -113,6 +113,13 @@ impl Exchange {
         for rule in &edits.set {
             host.set_header(HeaderMap::Response, &rule.name, Some(&rule.value));
         }
+        if let Some(cookies) = &edits.cookies {
+            // Set-Cookie is one header per cookie: replace them all, in order.
+            host.set_header(HeaderMap::Response, SET_COOKIE, None);
+            for value in &cookies.values {
+                host.add_header(HeaderMap::Response, SET_COOKIE, value);
+            }
+        }
         log::debug!(
             "#{} response: removed {:?}, set {} header(s), https={}",
             self.context_id,
@@ -128,6 +135,11 @@ impl Exchange {
         self.stats
             .response_headers_added
             .add(host, count(edits.set.len()));
+        if let Some(cookies) = &edits.cookies {
+            self.stats
+                .cookies_hardened
+                .add(host, count(cookies.changed));
+        }
         Decision::Continue
     }
 }

@@ -341,3 +341,64 @@ fn rewrite_gives_routes_and_upstream_the_canonical_path() {
         Some("/api/users?q=1")
     );
 }
+
+#[test]
+fn upstream_cookies_are_hardened_in_order_over_tls_and_counted() {
+    let host = request("/")
+        .with_property("connection.tls_version", b"TLSv1.3")
+        .with_response_header(":status", "200")
+        .with_response_header("set-cookie", "session=abc; Path=/")
+        .with_response_header("content-type", "application/json")
+        .with_response_header(
+            "set-cookie",
+            "XSRF-TOKEN=t; Path=/; Secure; SameSite=Strict",
+        )
+        .with_response_header("set-cookie", "done=1; Secure; HttpOnly; SameSite=Lax");
+    let config = r#"{"preset": "owasp",
+        "response": {"cookies": {"exceptions": {"XSRF-TOKEN": {"http_only": false}}}}}"#;
+    let mut ex = exchange(&host, config);
+    assert_eq!(ex.on_request_headers(&host), Decision::Continue);
+    assert_eq!(ex.on_response_headers(&host), Decision::Continue);
+    let cookies: Vec<String> = host
+        .headers(HeaderMap::Response)
+        .into_iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "XSRF-TOKEN=t; Path=/; Secure; SameSite=Strict",
+            "done=1; Secure; HttpOnly; SameSite=Lax",
+        ]
+    );
+    assert_eq!(host.metric("palisade_headers_cookies_hardened"), Some(1));
+}
+
+#[test]
+fn cookies_over_plain_http_get_no_secure_and_preset_none_leaves_them_alone() {
+    let host = request("/")
+        .with_response_header(":status", "200")
+        .with_response_header("set-cookie", "session=abc");
+    let mut ex = exchange(&host, r#"{"preset": "strict-api"}"#);
+    ex.on_request_headers(&host);
+    ex.on_response_headers(&host);
+    assert_eq!(
+        response_header(&host, "set-cookie").as_deref(),
+        Some("session=abc; HttpOnly; SameSite=Strict")
+    );
+
+    let host = request("/")
+        .with_property("connection.tls_version", b"TLSv1.3")
+        .with_response_header(":status", "200")
+        .with_response_header("set-cookie", "session=abc");
+    let mut ex = exchange(&host, r#"{"preset": "none"}"#);
+    ex.on_request_headers(&host);
+    ex.on_response_headers(&host);
+    assert_eq!(
+        response_header(&host, "set-cookie").as_deref(),
+        Some("session=abc")
+    );
+    assert_eq!(host.metric("palisade_headers_cookies_hardened"), Some(0));
+}

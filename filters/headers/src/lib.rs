@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod cookies;
 pub mod exchange;
 pub mod filter;
 pub mod names;

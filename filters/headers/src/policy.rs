@@ -1,5 +1,6 @@
 //! The compiled policy: plain, immutable data the request and response logic reads.
 
+use crate::cookies::CookiePolicy;
 use crate::names::NameFilter;
 use palisade_core::route::{first_match, RequestInfo, Routed};
 use palisade_core::PathNormalization;
@@ -40,6 +41,8 @@ pub struct ResponsePolicy {
     pub remove: NameFilter,
     /// Media types (lower-case, no parameters) that are documents.
     pub document_types: Vec<String>,
+    /// Attributes added to the upstream's `Set-Cookie` headers.
+    pub cookies: CookiePolicy,
 }
 
 /// One response header the filter adds.

@@ -3,6 +3,7 @@
 //! Names keep the spelling of their source (the OWASP tables are compared with the OWASP files
 //! verbatim by a unit test); the compiled policy lower-cases them.
 
+use crate::cookies::{CookieRule, SameSite};
 use serde::Deserialize;
 
 /// A named set of security response headers.
@@ -28,6 +29,31 @@ impl Preset {
             Preset::StrictApi => STRICT_API_ADD,
             Preset::Browser => BROWSER_ADD,
             Preset::None => &[],
+        }
+    }
+
+    /// What this preset adds to the upstream's `Set-Cookie` headers.
+    pub fn cookies(self) -> CookieRule {
+        match self {
+            // OWASP ASVS (session cookies): Secure, HttpOnly, SameSite.
+            Preset::Owasp => CookieRule {
+                secure: true,
+                http_only: true,
+                same_site: SameSite::Lax,
+            },
+            // An API's cookies are for the API only: no script, no cross-site use.
+            Preset::StrictApi => CookieRule {
+                secure: true,
+                http_only: true,
+                same_site: SameSite::Strict,
+            },
+            // Drop-in for HTML apps whose scripts may read cookies: Secure only, as Helmet does nothing.
+            Preset::Browser => CookieRule {
+                secure: true,
+                http_only: false,
+                same_site: SameSite::Off,
+            },
+            Preset::None => CookieRule::OFF,
         }
     }
 }

@@ -1,6 +1,10 @@
 //! Response side: which leaking headers to remove and which security headers to set.
 
+use crate::cookies::{harden_all, HardenedCookies};
 use crate::policy::{HeaderRule, ResponsePolicy};
+
+/// The response header whose values are hardened one by one.
+pub const SET_COOKIE: &str = "set-cookie";
 
 /// The changes to make to one response's headers: removals first, then the headers to set.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -9,6 +13,8 @@ pub struct ResponseEdits<'p> {
     pub remove: Vec<String>,
     /// Headers to set, replacing any value.
     pub set: Vec<&'p HeaderRule>,
+    /// Every `Set-Cookie` value, in order, when hardening changed one (replaces them all).
+    pub cookies: Option<HardenedCookies>,
 }
 
 /// Plans the edits for a response with `headers`, to a request that did (or did not) arrive
@@ -36,7 +42,21 @@ pub fn plan_response<'p>(
             rule.overwrite || header(headers, &rule.name).is_none() || remove.contains(&rule.name)
         })
         .collect();
-    ResponseEdits { remove, set }
+    let cookies = if remove.iter().any(|r| r == SET_COOKIE) {
+        None
+    } else {
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(SET_COOKIE))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        harden_all(&values, &policy.cookies, https)
+    };
+    ResponseEdits {
+        remove,
+        set,
+        cookies,
+    }
 }
 
 /// Whether a response is a document a browser renders. A response without `content-type`

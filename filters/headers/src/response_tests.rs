@@ -176,3 +176,32 @@ fn media_type_parameters_and_case_are_ignored() {
     assert!(!is_document(Some("text/plain"), &types));
     assert!(!is_document(Some(""), &types));
 }
+
+#[test]
+fn set_cookie_values_are_planned_in_order_unless_set_cookie_is_removed() {
+    let h = headers(&[
+        (":status", "200"),
+        ("set-cookie", "a=1"),
+        ("Set-Cookie", "b=2; Secure; HttpOnly; SameSite=Strict"),
+    ]);
+    let p = policy(r#"{"preset":"owasp"}"#);
+    let cookies = plan_response(&p, true, &h).cookies.unwrap();
+    assert_eq!(
+        cookies.values,
+        [
+            "a=1; Secure; HttpOnly; SameSite=Lax",
+            "b=2; Secure; HttpOnly; SameSite=Strict"
+        ]
+    );
+    assert_eq!(cookies.changed, 1);
+    // A config that removes Set-Cookie altogether is not undone by hardening.
+    let p = policy(r#"{"preset":"owasp","response":{"remove":["set-cookie"]}}"#);
+    let edits = plan_response(&p, true, &h);
+    assert_eq!(edits.remove, ["set-cookie"]);
+    assert_eq!(edits.cookies, None);
+    // No cookies, nothing to do.
+    assert_eq!(
+        plan_response(&p, true, &headers(&[(":status", "200")])).cookies,
+        None
+    );
+}

@@ -29,6 +29,8 @@ pub struct Stats {
     pub response_headers_removed: Counter,
     /// Security headers set on responses.
     pub response_headers_added: Counter,
+    /// `Set-Cookie` values given attributes (Secure, HttpOnly, SameSite).
+    pub cookies_hardened: Counter,
 }
 
 impl Stats {
@@ -47,6 +49,7 @@ impl Stats {
             responses_hardened: c("responses_hardened"),
             response_headers_removed: c("response_headers_removed"),
             response_headers_added: c("response_headers_added"),
+            cookies_hardened: c("cookies_hardened"),
         }
     }
 

@@ -209,7 +209,8 @@ fn environment_variable_jwks() {
 #[test]
 fn the_readme_example_compiles() {
     let readme = include_str!("../README.md");
-    let start = readme.find("```json\n").unwrap() + "```json\n".len();
+    let fence = "```json palisade:jwt\n";
+    let start = readme.find(fence).unwrap() + fence.len();
     let end = start + readme[start..].find("```").unwrap();
     let c = compile(&readme.as_bytes()[start..end]).unwrap();
     assert_eq!(c.rules.len(), 4);

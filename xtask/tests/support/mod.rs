@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod istio;
+pub mod manifests;
 pub mod registry;
 
 /// The smallest valid Wasm module (magic, version 1) plus one custom section named `fixture`
