@@ -197,7 +197,8 @@ impl proxy_wasm::traits::HttpContext for UnconfiguredHttp {
         _headers: usize,
         _end_of_stream: bool,
     ) -> proxy_wasm::types::Action {
-        log::warn!("{}: not configured; request refused", self.filter);
+        // Debug only: the missing configuration was logged once at start; a flood must not flood the log.
+        log::debug!("{}: not configured; request refused", self.filter);
         act(&crate::decision::Decision::Deny(
             crate::host::not_configured(self.filter),
         ))

@@ -75,7 +75,7 @@ impl Limiter {
                 OnMissingKey::Skip => continue,
                 OnMissingKey::Shared => return Selected::Rule(i, fill(entries)),
                 OnMissingKey::Deny => {
-                    return Selected::Refuse(missing_key(&r.value.name, &missing.join(", ")))
+                    return Selected::Refuse(i, missing_key(&r.value.name, &missing.join(", ")))
                 }
             }
         }
@@ -97,7 +97,7 @@ enum Selected {
     /// This rule, with its key's entries.
     Rule(usize, Vec<(String, String)>),
     /// A rule that refuses requests missing its key.
-    Refuse(Denial),
+    Refuse(usize, Denial),
 }
 
 /// Entries with a missing value take the shared-budget marker.
@@ -197,9 +197,13 @@ impl RequestLimiter {
                 self.state = State::Done;
                 return Decision::Continue;
             }
-            Selected::Refuse(denial) => {
+            Selected::Refuse(index, denial) => {
                 self.state = State::Done;
-                return Decision::Deny(denial);
+                let Some(rule) = rule_at(&limiter, index) else {
+                    return Decision::Continue;
+                };
+                // Counted as the rule's refusal; in shadow mode only counted.
+                return self.refuse(host, rule, limiter.stats.rule(index), denial);
             }
             Selected::Rule(index, entries) => (index, entries),
         };

@@ -165,6 +165,15 @@ fn a_missing_key_is_refused_when_told() {
     assert!(body["detail"].as_str().unwrap().contains("x-api-key"));
     request(&host, "/", &[("x-api-key", "k")]);
     assert_eq!(decide(&l, &host), Decision::Continue);
+    assert_eq!(host.metric("palisade_ratelimit_per_key_limited"), Some(1));
+    // A shadow rule only counts.
+    let shadow = limiter(
+        &host,
+        r#"{"shadow": true, "rules": [{"name": "per-key", "key": ["header:x-api-key"],
+            "on_missing_key": "deny", "limits": [{"requests": 5, "per": "1h"}]}]}"#,
+    );
+    request(&host, "/", &[]);
+    assert_eq!(decide(&shadow, &host), Decision::Continue);
 }
 
 #[test]
