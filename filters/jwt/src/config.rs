@@ -40,6 +40,26 @@ pub struct Config {
     /// What a request whose path is not canonical gets (before any rule is matched).
     #[serde(default)]
     pub path_normalization: PathNormalization,
+    /// Who checks RS*/ES* signatures: `auto` (default: the host when it has Envoy's
+    /// `verify_signature`, else Wasm), `host` (refuse the configuration otherwise) or `wasm`.
+    #[serde(default)]
+    pub signature_backend: SignatureBackend,
+}
+
+/// Who checks RS256/384/512 and ES256/384/512 signatures; PS*, EdDSA and HS* are always
+/// checked in Wasm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureBackend {
+    /// The host when it passes a known-good probe at start, else Wasm.
+    #[default]
+    Auto,
+    /// The host (Envoy's `verify_signature`); a host without it, or a local key it cannot
+    /// check, refuses the configuration. Keys the host cannot check are not used.
+    Host,
+    /// The Rust code in the module.
+    Wasm,
 }
 
 /// A token issuer: how its tokens are found, checked, and forwarded.
@@ -167,7 +187,7 @@ pub struct DataSourceConfig {
     /// The JWKS itself.
     #[serde(default)]
     pub inline_string: Option<String>,
-    /// A file holding the JWKS (needs a host that gives the module file access; Envoy does not).
+    /// Refused: Envoy gives Wasm modules no file access (kept so Envoy configs port with a clear error).
     #[serde(default)]
     pub filename: Option<String>,
     /// An environment variable holding the JWKS (Envoy: `vm_config.environment_variables`).

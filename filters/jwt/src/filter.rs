@@ -3,6 +3,7 @@
 
 use crate::compile::compile;
 use crate::forward::Mutations;
+use crate::probe::select;
 use crate::request::Verdict;
 use crate::worker::{Due, RequestState, StateCell, Worker};
 use palisade_core::host::{accept_unconfigured, load_config, send_denial, HeaderMap, Host};
@@ -98,9 +99,16 @@ impl Context for JwtRoot {
 impl RootContext for JwtRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let host = ProxyWasmHost;
-        let Some(compiled) = load_config(&host, FILTER_NAME, compile) else {
+        let Some(mut compiled) = load_config(&host, FILTER_NAME, compile) else {
             return accept_unconfigured(&host);
         };
+        match select(&host, &mut compiled) {
+            Ok(summary) => log::info!("#{} {FILTER_NAME}: {summary}", self.context_id),
+            Err(e) => {
+                log::error!("{FILTER_NAME}: {e}");
+                return false;
+            }
+        }
         let compiled = Rc::new(compiled);
         if compiled.has_remote() {
             host.set_tick_period(TICK);

@@ -107,10 +107,7 @@ fn parse_entry(entry: &Value, origin: KeyOrigin) -> Result<Vec<Key>, String> {
     };
     Ok(verifiers
         .into_iter()
-        .map(|verifier| Key {
-            kid: kid.clone(),
-            verifier,
-        })
+        .map(|verifier| Key::new(kid.clone(), verifier))
         .collect())
 }
 

@@ -4,7 +4,9 @@
 //! RustCrypto `p521` crate for ES512, which `jwt-simple` lacks. No cryptography is written here.
 
 use crate::alg::Alg;
+use crate::backend::Backend;
 use crate::error::TokenError;
+use crate::hostsig::{host_key, HostKey};
 use crate::token::Jws;
 use jwt_simple::prelude::{
     Duration, ECDSAP256PublicKeyLike, ECDSAP384PublicKeyLike, ES256PublicKey, ES384PublicKey,
@@ -14,6 +16,7 @@ use jwt_simple::prelude::{
 };
 use jwt_simple::JWTError;
 use p521::ecdsa::signature::Verifier as _;
+use std::rc::Rc;
 
 /// The signature check of one key.
 #[derive(Clone)]
@@ -150,9 +153,33 @@ pub struct Key {
     pub kid: Option<String>,
     /// The check, which fixes the algorithm.
     pub verifier: Verifier,
+    /// The key as the host takes it (RS*/ES* only), made when the set is parsed.
+    pub host: Option<Rc<HostKey>>,
+    /// Which backend checks it (Wasm until the set is bound to the host).
+    pub backend: Backend,
 }
 
 impl Key {
+    /// A key checked in Wasm until bound, with its host form when the host could check it.
+    pub fn new(kid: Option<String>, verifier: Verifier) -> Self {
+        let host = match host_key(&verifier) {
+            Ok(k) => k.map(Rc::new),
+            Err(e) => {
+                log::warn!(
+                    "jwt: key `{}`: no host form: {e}",
+                    kid.as_deref().unwrap_or("")
+                );
+                None
+            }
+        };
+        Self {
+            kid,
+            verifier,
+            host,
+            backend: Backend::Wasm,
+        }
+    }
+
     /// Whether this key may verify a token naming `kid`: equal ids, or either side without one
     /// (as Envoy's jwt_authn does: a JWKS that names no key ids serves tokens with any).
     pub fn matches_kid(&self, kid: Option<&str>) -> bool {
@@ -192,10 +219,10 @@ mod tests {
 
     #[test]
     fn kid_matching_is_exact() {
-        let key = Key {
-            kid: Some("k1".into()),
-            verifier: Verifier::Hs256(HS256Key::from_bytes(&[1u8; 32])),
-        };
+        let key = Key::new(
+            Some("k1".into()),
+            Verifier::Hs256(HS256Key::from_bytes(&[1u8; 32])),
+        );
         assert!(key.matches_kid(Some("k1")));
         assert!(!key.matches_kid(Some("K1")));
         assert!(!key.matches_kid(Some("k1 ")));

@@ -2,6 +2,7 @@
 //! (the JWKS text and the fetch history) and one lease naming the worker that fetches.
 //! Each worker keeps the parsed keys of the record version it last read.
 
+use crate::backend::{bind, HostUse};
 use crate::jwks::{parse_jwks, KeyOrigin, KeySet};
 use crate::remote::RemoteSpec;
 use palisade_core::host::Host;
@@ -103,8 +104,10 @@ pub struct RemoteKeys {
     pub record: Option<KeyRecord>,
     /// The last lease read.
     pub lease: Option<Lease>,
-    /// Keys of `record.version`.
+    /// Keys of `record.version`, bound to their signature backends.
     pub keys: Option<Rc<KeySet>>,
+    /// How new key sets use the host's signature checks.
+    pub host_use: HostUse,
 }
 
 impl RemoteKeys {
@@ -116,6 +119,7 @@ impl RemoteKeys {
             record: None,
             lease: None,
             keys: None,
+            host_use: HostUse::Off,
         }
     }
 
@@ -133,6 +137,10 @@ impl RemoteKeys {
             if let Some(text) = &record.jwks {
                 match parse_jwks(text, KeyOrigin::Remote) {
                     Ok(set) => {
+                        let (set, dropped) = bind(&set, self.host_use, host);
+                        for why in dropped {
+                            log::warn!("jwt: JWKS version {}: {why}", record.version);
+                        }
                         self.keys = Some(Rc::new(set));
                         changed = true;
                     }

@@ -2,7 +2,8 @@
 //! per-route requirements, claim-based authorization and claim forwarding.
 //!
 //! Layout: [`config`] (as written) and [`compile`] (checked); [`token`], [`jwks`], [`keys`],
-//! [`verifier`] and [`claims`] check a token; [`extractor`], [`requirements`], [`authz`] and
+//! [`verifier`] and [`claims`] check a token, its signature on the backend [`backend`] bound
+//! ([`hostsig`]: the host's `verify_signature`; [`probe`]: whether the host has it); [`extractor`], [`requirements`], [`authz`] and
 //! [`forward`] make up [`request`], the per-request flow; [`keystore`] and [`fetcher`] share remote
 //! keys between workers; [`worker`] holds one worker's state; [`filter`] is the Proxy-Wasm adapter.
 #![forbid(unsafe_code)]
@@ -10,6 +11,7 @@
 pub mod alg;
 pub mod answer;
 pub mod authz;
+pub mod backend;
 pub mod cache;
 pub mod claims;
 pub mod compile;
@@ -19,11 +21,13 @@ pub mod extractor;
 pub mod fetcher;
 pub mod filter;
 pub mod forward;
+pub mod hostsig;
 pub mod json;
 pub mod jwks;
 pub mod keys;
 pub mod keystore;
 pub mod metrics;
+pub mod probe;
 pub mod remote;
 pub mod request;
 pub mod requirements;
@@ -31,6 +35,8 @@ pub mod token;
 pub mod verifier;
 pub mod worker;
 
+#[cfg(test)]
+pub(crate) mod test_host;
 #[cfg(test)]
 pub(crate) mod test_keys;
 

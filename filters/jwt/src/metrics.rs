@@ -36,6 +36,10 @@ pub struct Metrics {
     pub cache_hit: Counter,
     /// Tokens verified afresh.
     pub cache_miss: Counter,
+    /// Signature checks made by the host (`verify_signature`).
+    pub signature_host: Counter,
+    /// Signature checks made in Wasm.
+    pub signature_wasm: Counter,
 }
 
 impl Metrics {
@@ -57,6 +61,8 @@ impl Metrics {
             jwks_fetch_failed: c("jwks_fetch_failed"),
             cache_hit: c("cache_hit"),
             cache_miss: c("cache_miss"),
+            signature_host: c("signature_host"),
+            signature_wasm: c("signature_wasm"),
         }
     }
 

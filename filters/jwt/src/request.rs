@@ -2,6 +2,7 @@
 //! requirement and the route's authorization are met, and what goes upstream.
 
 use crate::answer;
+use crate::backend::Signatures;
 use crate::cache::TokenCache;
 use crate::compile::{normalize_typ, Compiled, KeySource, KeysUnavailable, Provider};
 use crate::config::MultipleTokens;
@@ -10,7 +11,7 @@ use crate::extractor::{extract, Extracted};
 use crate::forward::{claim_headers, payload_header, strip_tokens, Mutations};
 use crate::keystore::Availability;
 use crate::requirements::{Evaluation, Outcomes, ProviderOutcome};
-use crate::verifier::{finish, precheck, VerifiedToken};
+use crate::verifier::{finish_with, precheck, VerifiedToken};
 use crate::{authz::Refusal, claims::check_time};
 use palisade_core::identity::VerifiedIdentity;
 use palisade_core::route::{first_match, RequestInfo};
@@ -21,6 +22,11 @@ use std::rc::Rc;
 pub trait KeyView {
     /// Whether `provider`'s tokens can be verified at `now_ns`.
     fn availability(&self, provider: usize, now_ns: u64) -> Availability<'_>;
+
+    /// The signature checks of this request (`None`: all in Wasm).
+    fn signatures(&self) -> Option<&Signatures<'_>> {
+        None
+    }
 }
 
 /// Cache use of one request.
@@ -327,7 +333,13 @@ fn verify_one(
             keys: set,
             version,
             can_refetch,
-        } => match finish(unverified, set, &provider.policy, now) {
+        } => match finish_with(
+            unverified,
+            set,
+            &provider.policy,
+            now,
+            keys.signatures().unwrap_or(&Signatures::new(None)),
+        ) {
             Ok(verified) => {
                 let verified = Rc::new(verified);
                 cache.insert(

@@ -1,6 +1,7 @@
 //! A token against a key set and a claim policy: shape and header first, then the key its
 //! `kid`/`alg` select among configured keys, the signature, and finally the claims.
 
+use crate::backend::Signatures;
 use crate::claims::{self, ClaimPolicy, TimeClaims};
 use crate::error::TokenError;
 use crate::json::parse_object;
@@ -53,6 +54,15 @@ pub fn precheck<'a>(
 /// `kid` is compared exactly and never used for anything else; the key's algorithm must be the
 /// token's `alg`; `jwk`/`jku`/`x5u`/`x5c` in the header play no part.
 pub fn check_signature(jws: &Jws<'_>, keys: &KeySet) -> Result<(), TokenError> {
+    check_signature_with(jws, keys, &Signatures::new(None))
+}
+
+/// [`check_signature`], each key on its backend.
+pub fn check_signature_with(
+    jws: &Jws<'_>,
+    keys: &KeySet,
+    signatures: &Signatures<'_>,
+) -> Result<(), TokenError> {
     let kid = jws.header.kid.as_deref();
     let mut named = keys.for_kid(kid).peekable();
     if named.peek().is_none() {
@@ -68,7 +78,7 @@ pub fn check_signature(jws: &Jws<'_>, keys: &KeySet) -> Result<(), TokenError> {
             log::debug!("jwt: stopped after {MAX_KEYS_TRIED} candidate keys");
             break;
         }
-        match key.verifier.check_signature(jws) {
+        match signatures.check(key, jws) {
             Ok(()) => return Ok(()),
             Err(e) => last = e,
         }
@@ -83,7 +93,18 @@ pub fn finish(
     policy: &ClaimPolicy,
     now: u64,
 ) -> Result<VerifiedToken, TokenError> {
-    check_signature(&unverified.jws, keys)?;
+    finish_with(unverified, keys, policy, now, &Signatures::new(None))
+}
+
+/// [`finish`], each key on its backend.
+pub fn finish_with(
+    unverified: Unverified<'_>,
+    keys: &KeySet,
+    policy: &ClaimPolicy,
+    now: u64,
+    signatures: &Signatures<'_>,
+) -> Result<VerifiedToken, TokenError> {
+    check_signature_with(&unverified.jws, keys, signatures)?;
     claims::check_time(&unverified.time, policy, now)?;
     Ok(VerifiedToken {
         payload_b64: unverified.jws.payload_b64.to_string(),

@@ -2,6 +2,7 @@
 //! runs, and the requests waiting for keys. Host calls go through the [`Host`] trait, so the
 //! whole life of a paused request is tested on the mock host.
 
+use crate::backend::Signatures;
 use crate::cache::TokenCache;
 use crate::compile::{Compiled, KeySource};
 use crate::error::DenyReason;
@@ -69,6 +70,7 @@ pub struct Due {
 struct View<'a> {
     compiled: &'a Compiled,
     remotes: &'a [Option<RemoteKeys>],
+    signatures: Signatures<'a>,
 }
 
 impl KeyView for View<'_> {
@@ -84,6 +86,10 @@ impl KeyView for View<'_> {
                 None => Availability::Unavailable("no key source".into()),
             },
         }
+    }
+
+    fn signatures(&self) -> Option<&Signatures<'_>> {
+        Some(&self.signatures)
     }
 }
 
@@ -133,6 +139,7 @@ impl Worker {
             })
             .collect();
         for remote in remotes.iter_mut().flatten() {
+            remote.host_use = compiled.host_use;
             remote.sync(host);
         }
         Self {
@@ -189,6 +196,7 @@ impl Worker {
         let view = View {
             compiled: &self.compiled,
             remotes: &self.remotes,
+            signatures: Signatures::new(Some(host)),
         };
         let req = Request {
             info: &info,
@@ -198,6 +206,13 @@ impl Worker {
         };
         let verdict = authenticate(&self.compiled, &view, &mut self.caches, req, &mut stats);
         self.metrics.count(host, &verdict, stats);
+        let signatures = &view.signatures;
+        self.metrics
+            .signature_host
+            .add(host, signatures.host_checks.get());
+        self.metrics
+            .signature_wasm
+            .add(host, signatures.wasm_checks.get());
         if let Verdict::Wait { providers, refetch } = &verdict {
             let watch = providers
                 .iter()

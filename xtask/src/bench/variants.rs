@@ -268,14 +268,24 @@ pub fn catalogue(
         .probe_absent(get(), 200, "x-powered-by"),
     );
 
-    // JWT: ES256 and RS256, verified every time or answered from the verified-token cache.
-    for (alg, token) in [("ES256", &tokens.es256), ("RS256", &tokens.rs256)] {
+    // JWT: ES256 and RS256 (the host checks them where it can), verified every time or answered
+    // from the verified-token cache; PS256 and EdDSA (always Wasm) verified every time.
+    let jwt_algs = [
+        ("ES256", &tokens.es256, true),
+        ("RS256", &tokens.rs256, true),
+        ("PS256", &tokens.ps256, false),
+        ("EdDSA", &tokens.eddsa, false),
+    ];
+    for (alg, token, with_cache) in jwt_algs {
         let lower = alg.to_ascii_lowercase();
-        for cache in [false, true] {
+        let caches: &[bool] = if with_cache { &[false, true] } else { &[false] };
+        for &cache in caches {
             let native_id: &'static str = match (alg, cache) {
                 ("ES256", false) => "native-jwt-es256-no-cache",
                 ("ES256", true) => "native-jwt-es256-cache",
                 ("RS256", false) => "native-jwt-rs256-no-cache",
+                ("PS256", _) => "native-jwt-ps256-no-cache",
+                ("EdDSA", _) => "native-jwt-eddsa-no-cache",
                 _ => "native-jwt-rs256-cache",
             };
             if modules.has("jwt") {
