@@ -29,7 +29,7 @@ use crate::operation::{BodyPlan, Lookup, Operation, Routes};
 use crate::request_parts::RequestParts;
 use crate::stats::Stats;
 use crate::validator::SchemaId;
-use crate::violation::{denial, Location, Rejection, Violation};
+use crate::violation::{denial, Location, Rejection, Violation, Violations};
 use palisade_core::decision::Decision;
 use palisade_core::host::{Body, HeaderMap, Host};
 use palisade_core::route::RequestInfo;
@@ -123,7 +123,7 @@ impl RequestFlow {
                 );
             }
         }
-        let mut violations = Vec::new();
+        let mut violations = Violations::new(config.answers.max_violations);
         let parts = RequestParts::new(info.path, &headers, captures);
         for param in &op.params {
             param.check(&parts, &config.schemas, &mut violations);
@@ -249,20 +249,22 @@ impl RequestFlow {
         };
         let config = Rc::clone(&self.config);
         let bytes = host.body(Body::Request, 0, buffered).unwrap_or_default();
-        let violations: Vec<Violation> = match json::parse(&bytes, &config.json) {
-            Ok(value) => config
-                .schemas
-                .validate(schema, &value)
-                .into_iter()
-                .map(|e| Violation::from_schema(Location::Body, "", e))
-                .collect(),
-            Err(e) => vec![Violation::new(
+        let mut violations = Violations::new(config.answers.max_violations);
+        match json::parse(&bytes, &config.json) {
+            Ok(value) => violations.add_schema_errors(
+                Location::Body,
+                "",
+                config
+                    .schemas
+                    .validate_capped(schema, &value, violations.room()),
+            ),
+            Err(e) => violations.push(Violation::new(
                 Location::Body,
                 e.pointer,
                 e.keyword,
                 e.detail,
-            )],
-        };
+            )),
+        }
         if violations.is_empty() {
             self.stats.validated.inc(host);
             return Decision::Continue;

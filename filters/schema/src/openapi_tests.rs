@@ -3,6 +3,7 @@ use crate::media::MediaType;
 use crate::operation::{BodyPlan, Lookup};
 use crate::request_parts::RequestParts;
 use crate::validator::SchemaSet;
+use crate::violation::Violations;
 
 fn build(
     doc: Value,
@@ -79,7 +80,7 @@ fn param_violations(
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
     let parts = RequestParts::new(path, &headers, caps);
-    let mut out = Vec::new();
+    let mut out = Violations::default();
     for p in &op.params {
         p.check(&parts, set, &mut out);
     }
