@@ -224,3 +224,27 @@ fn document_errors_name_their_field() {
     doc["jsonSchemaDialect"] = json!("https://example.com/mine");
     assert_eq!(err(doc).path, "openapi.jsonSchemaDialect");
 }
+
+#[test]
+fn urlencoded_bodies_get_a_form_reading_with_their_encoding() {
+    let doc = json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/f": {"post": {
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}},
+            "encoding": {"ids": {"style": "pipeDelimited", "explode": false}}
+        }}},
+        "responses": {}
+    }}}});
+    let (routes, _set) = build(doc.clone(), &BTreeMap::new()).unwrap();
+    let Lookup::Found(op, _) = routes.lookup("POST", "/f") else {
+        panic!("no operation")
+    };
+    let form = op.body.as_ref().unwrap().form.as_ref().unwrap();
+    assert_eq!(form.read(b"ids=1%7C2").unwrap(), json!({"ids": [1, 2]}));
+    let mut bad = doc;
+    bad["paths"]["/f"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        ["encoding"]["ids"]["style"] = json!("matrix");
+    assert_eq!(
+        build(bad, &BTreeMap::new()).unwrap_err().path,
+        "openapi.paths./f.post.requestBody.content.application/x-www-form-urlencoded.encoding.ids.style"
+    );
+}

@@ -63,6 +63,19 @@ impl PathTemplate {
             .collect()
     }
 
+    /// How many segments a path it matches has.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The first segment, when it is a literal.
+    pub fn first_literal(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// Matches a request path (without query); gives the parameters' raw values.
     pub fn matches(&self, path: &str) -> Option<Captures> {
         let rest = path.strip_prefix('/')?;
