@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use palisade_benches::{api_request_headers, order_body, order_schema};
+use palisade_benches::{
+    api_request_headers, large_api, large_api_body, order_body, order_schema, LARGE_API_RESOURCES,
+};
 use palisade_core::decision::Decision;
 use palisade_core::host::Body;
 use palisade_core::testing::MockHost;
@@ -146,8 +148,66 @@ fn capped_violations(c: &mut Criterion) {
     group.finish();
 }
 
+/// Issue 13, large descriptions: compiling a ~1,000-operation description (what `on_configure`
+/// does), then a GET matched among all its templates and a POST validated against a resource
+/// schema built from shared components.
+fn large_description(c: &mut Criterion) {
+    let config = json!({"openapi": large_api()}).to_string();
+    eprintln!("large description: {} bytes of config", config.len());
+    let mut group = c.benchmark_group("schema large description");
+    group.sample_size(10);
+    group.bench_function("compile (on_configure)", |b| {
+        b.iter(|| compile(black_box(config.as_bytes())).is_ok());
+    });
+    let compiled = Rc::new(compile(config.as_bytes()).unwrap());
+    let last = LARGE_API_RESOURCES - 1;
+    let get_path = format!("/resources{last}/abc-1");
+    let post_path = format!("/resources{last}");
+    let body = large_api_body().to_string().into_bytes();
+    let request = |method: &str, path: &str, body: Option<&[u8]>| {
+        let mut host = MockHost::new()
+            .with_request_header(":method", method)
+            .with_request_header(":path", path)
+            .with_request_header(":authority", "api.example.com");
+        if let Some(body) = body {
+            host = host
+                .with_request_header("content-type", "application/json")
+                .with_request_header("content-length", &body.len().to_string())
+                .with_body(Body::Request, body);
+        }
+        host
+    };
+    group.bench_function("GET, last of 400 templates", |b| {
+        b.iter_batched(
+            || request("GET", &get_path, None),
+            |host| {
+                let mut flow = RequestFlow::new(1, Rc::clone(&compiled), Stats::default());
+                let decision = flow.on_request_headers(&host, true);
+                debug_assert_eq!(decision, Decision::Continue);
+                decision
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("POST, resource body", |b| {
+        b.iter_batched(
+            || request("POST", &post_path, Some(&body)),
+            |host| {
+                let mut flow = RequestFlow::new(1, Rc::clone(&compiled), Stats::default());
+                flow.on_request_headers(&host, false);
+                let decision = flow.on_request_body(&host, body.len(), true);
+                debug_assert_eq!(decision, Decision::Continue);
+                decision
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    large_description,
     parse_and_validate,
     whole_flow,
     path_templates,
