@@ -100,6 +100,124 @@ pub fn order_body(size: usize) -> Vec<u8> {
     render(&items, &"x".repeat(pad)).into_bytes()
 }
 
+/// Resources in [`large_api`]: five operations each.
+pub const LARGE_API_RESOURCES: usize = 200;
+
+/// A large OpenAPI 3.0.3 description like real public ones, generated deterministically:
+/// [`LARGE_API_RESOURCES`] resources with five operations each (list, create, read, replace,
+/// delete: 1,000 operations on 400 paths), every resource schema built from shared components
+/// by `$ref`, descriptions everywhere (they are most of a real description's bytes): about 7 MB.
+pub fn large_api() -> Value {
+    let text = |what: &str, i: usize| {
+        format!(
+            "{what} {i}. This text stands for the prose of a real API description: what the \
+             field means, its units, when it is set, how it relates to the other fields of the \
+             resource, and which versions of the API changed it. Deprecated values are listed \
+             here, with the date after which they are refused."
+        )
+    };
+    let mut components = serde_json::Map::new();
+    for shared in ["Money", "Address", "Audit", "Link", "Tag"] {
+        let props: serde_json::Map<String, Value> = (0..8)
+            .map(|p| {
+                (
+                    format!("{}{p}", shared.to_lowercase()),
+                    json!({"type": "string", "maxLength": 256, "description": text(shared, p)}),
+                )
+            })
+            .collect();
+        components.insert(
+            shared.into(),
+            json!({"type": "object", "properties": props, "description": text(shared, 0)}),
+        );
+    }
+    let mut paths = serde_json::Map::new();
+    for r in 0..LARGE_API_RESOURCES {
+        let name = format!("Resource{r}");
+        let mut props = serde_json::Map::new();
+        for p in 0..70 {
+            props.insert(
+                format!("field{p}"),
+                json!({"type": "string", "maxLength": 128, "description": text("Field", p)}),
+            );
+        }
+        props.insert(
+            "count".into(),
+            json!({"type": "integer", "minimum": 0, "description": text("Count", r)}),
+        );
+        for (field, shared) in [
+            ("price", "Money"),
+            ("address", "Address"),
+            ("audit", "Audit"),
+        ] {
+            props.insert(
+                field.into(),
+                json!({"$ref": format!("#/components/schemas/{shared}")}),
+            );
+        }
+        props.insert(
+            "links".into(),
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/Link"}}),
+        );
+        props.insert(
+            "parent".into(),
+            json!({"nullable": true, "allOf": [{"$ref": "#/components/schemas/Tag"}],
+                   "description": text("Parent", r)}),
+        );
+        components.insert(
+            name.clone(),
+            json!({"type": "object", "required": ["field0"], "additionalProperties": false,
+                   "properties": props, "description": text("Resource", r)}),
+        );
+        let schema_ref = json!({"$ref": format!("#/components/schemas/{name}")});
+        let body =
+            json!({"required": true, "content": {"application/json": {"schema": schema_ref}}});
+        let ok = |what: &str| {
+            json!({"200": {"description": text(what, r),
+                "content": {"application/json": {"schema": schema_ref}}}})
+        };
+        let id = json!({"name": "id", "in": "path", "required": true,
+            "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,36}$"}, "description": text("Id", r)});
+        let page = json!([
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
+        ]);
+        paths.insert(
+            format!("/resources{r}"),
+            json!({
+                "get": {"operationId": format!("list{r}"), "parameters": page,
+                        "description": text("List", r), "responses": ok("List")},
+                "post": {"operationId": format!("create{r}"), "requestBody": body,
+                         "description": text("Create", r), "responses": ok("Create")}
+            }),
+        );
+        paths.insert(
+            format!("/resources{r}/{{id}}"),
+            json!({
+                "parameters": [id],
+                "get": {"operationId": format!("read{r}"), "description": text("Read", r),
+                        "responses": ok("Read")},
+                "put": {"operationId": format!("replace{r}"), "requestBody": body,
+                        "description": text("Replace", r), "responses": ok("Replace")},
+                "delete": {"operationId": format!("delete{r}"), "description": text("Delete", r),
+                           "responses": {"204": {"description": text("Deleted", r)}}}
+            }),
+        );
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Large bench API", "version": "1.0.0"},
+        "paths": paths,
+        "components": {"schemas": components}
+    })
+}
+
+/// A valid body for `POST /resources<r>` of [`large_api`].
+pub fn large_api_body() -> Value {
+    json!({"field0": "a", "field1": "b", "count": 3, "price": {"money0": "9.50"},
+           "links": [{"link0": "x"}], "parent": null})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +231,27 @@ mod tests {
             assert_eq!(order["customer"], "c-1234");
             assert!(order["items"].as_array().unwrap().len() > 1);
         }
+    }
+
+    #[test]
+    fn the_large_api_is_large_and_deterministic() {
+        let api = large_api();
+        let text = api.to_string();
+        assert!(text.len() > 5_000_000, "{} bytes", text.len());
+        assert_eq!(text, large_api().to_string());
+        let operations: usize = api["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| *k != "parameters")
+                    .count()
+            })
+            .sum();
+        assert_eq!(operations, LARGE_API_RESOURCES * 5);
     }
 
     #[test]

@@ -225,7 +225,8 @@ fn run(plan: Plan, only: &[String]) -> Result {
 
 /// Builds each filter on its own, so one that does not compile (yet) only skips its variants.
 fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
-    step("build the modules (release, wasm32-wasip1)");
+    step("build the modules (release, wasm32-wasip1, post-processed by wasm-opt)");
+    let wasm_opt = crate::build::wasm_opt()?;
     let mut built = Vec::new();
     for filter in FILTERS {
         let ok = cargo()
@@ -247,6 +248,7 @@ fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
         } else if !is_proxy_wasm(&module) {
             println!("  palisade-{filter} has no Proxy-Wasm entry yet");
         } else {
+            crate::build::optimize(&wasm_opt, &module)?;
             built.push(filter);
         }
     }
@@ -265,6 +267,9 @@ fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
         .is_ok_and(|s| s.success());
     let empty = wasm_dir().join("palisade_empty_filter.wasm");
     let empty = (empty_ok && empty.exists()).then_some(empty);
+    if let Some(module) = &empty {
+        crate::build::optimize(&wasm_opt, module)?;
+    }
     Ok((
         Modules {
             dir: wasm_dir(),

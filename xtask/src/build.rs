@@ -1,7 +1,7 @@
 //! `cargo xtask build`: every filter, release, wasm32-wasip1.
 
 use crate::util::{cargo, root, run, step, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The filters, in gateway order.
 pub const FILTERS: [&str; 4] = ["headers", "jwt", "ratelimit", "schema"];
@@ -13,7 +13,28 @@ pub fn wasm_dir() -> PathBuf {
         .join("wasm32-wasip1/release")
 }
 
-/// Builds every filter's `.wasm` and prints the sizes.
+/// The `wasm-opt` to post-process modules with (the tool cache's, or `PALISADE_WASM_OPT`).
+pub fn wasm_opt() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PALISADE_WASM_OPT") {
+        return Ok(PathBuf::from(path));
+    }
+    crate::tools::wasm_opt_binary()
+        .ok_or_else(|| "Binaryen's wasm-opt is not installed: run `cargo xtask setup`".to_string())
+}
+
+/// Post-processes a built module with wasm-opt; prints its size before and after.
+pub fn optimize(wasm_opt: &Path, module: &Path) -> Result {
+    let (raw, optimized) = crate::wasm_opt::optimize(wasm_opt, module)?;
+    println!(
+        "  {:<40} {:>9} bytes (cargo: {raw}; symbols: {})",
+        module.display(),
+        optimized,
+        crate::wasm_opt::symbol_map(module).display()
+    );
+    Ok(())
+}
+
+/// Builds every filter's `.wasm`, post-processes it and prints the sizes.
 pub fn build() -> Result {
     step("build filters (release, wasm32-wasip1)");
     let mut cmd = cargo();
@@ -22,12 +43,10 @@ pub fn build() -> Result {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
     run(&mut cmd)?;
+    step("post-process with Binaryen's wasm-opt");
+    let wasm_opt = wasm_opt()?;
     for f in FILTERS {
-        let path = wasm_dir().join(format!("palisade_{f}.wasm"));
-        let size = std::fs::metadata(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .len();
-        println!("  {:<40} {:>9} bytes", path.display(), size);
+        optimize(&wasm_opt, &wasm_dir().join(format!("palisade_{f}.wasm")))?;
     }
     Ok(())
 }

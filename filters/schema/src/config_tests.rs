@@ -34,7 +34,7 @@ fn defaults_are_safe() {
         panic!("OpenAPI mode")
     };
     assert_eq!(
-        api.paths[0].operations[0].1.max_body_bytes,
+        api.paths()[0].operations[0].1.max_body_bytes,
         DEFAULT_MAX_BODY_BYTES
     );
 }
@@ -53,6 +53,10 @@ fn errors_name_their_field() {
     assert_eq!(
         err(json!({"openapi": minimal_api(), "max_violations": 0})).path,
         "max_violations"
+    );
+    assert_eq!(
+        err(json!({"openapi": minimal_api(), "max_multipart_parts": 0})).path,
+        "max_multipart_parts"
     );
     assert_eq!(
         err(json!({"openapi": minimal_api(), "json": {"max_depth": 500}})).path,

@@ -1,6 +1,12 @@
 //! OpenAPI 3.0's schema dialect, mapped onto draft-07 (which shares its `$ref` semantics):
 //! `nullable: true` adds `null` to `type` (and `enum`), boolean `exclusiveMinimum`/`Maximum`
-//! become draft-07's numeric form. Only places that hold schemas are rewritten, so a property
+//! become draft-07's numeric form.
+//!
+//! `nullable: true` next to `oneOf`/`anyOf`/`allOf`/`$ref` (with or without `type`) accepts `null`
+//! too: the schema becomes `anyOf: [{type: null}, <the rest>]`. OpenAPI 3.0.3 says `nullable` only
+//! applies with `type`, but large real descriptions write `{$ref: ..., nullable: true}` to mean
+//! "or null" ("set to null to remove"): refusing such valid traffic is worse than accepting a
+//! `null` the author may not have meant. Only places that hold schemas are rewritten, so a property
 //! that happens to be called `nullable` is left alone.
 
 use serde_json::{Map, Value};
@@ -73,7 +79,8 @@ pub fn translate_schema(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else {
         return;
     };
-    if obj.remove("nullable") == Some(Value::Bool(true)) {
+    let nullable = obj.remove("nullable") == Some(Value::Bool(true));
+    if nullable {
         if let Some(t) = obj.get_mut("type") {
             if let Value::String(name) = t {
                 *t = Value::Array(vec![
@@ -124,6 +131,20 @@ pub fn translate_schema(schema: &mut Value) {
             translate_schema(sub);
         }
     }
+    let composed = ["allOf", "anyOf", "oneOf", "$ref"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    if nullable && composed {
+        // Draft-07 ignores `$ref`'s siblings, so `null` is added beside the schema, not inside.
+        let rest = std::mem::take(obj);
+        obj.insert(
+            "anyOf".into(),
+            Value::Array(vec![
+                serde_json::json!({"type": "null"}),
+                Value::Object(rest),
+            ]),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -150,10 +171,38 @@ mod tests {
             t(json!({"type":"string","nullable":false})),
             json!({"type":"string"})
         );
-        // 3.0.3: without `type` in the same schema, nullable changes nothing.
+        // Without `type`, a schema without composition already accepts `null`.
         assert_eq!(
-            t(json!({"allOf":[{"$ref":"#/x"}],"nullable":true})),
-            json!({"allOf":[{"$ref":"#/x"}]})
+            t(json!({"minLength":1,"nullable":true})),
+            json!({"minLength":1})
+        );
+    }
+
+    #[test]
+    fn nullable_beside_composition_or_ref_accepts_null() {
+        assert_eq!(
+            t(json!({"allOf":[{"$ref":"#/x"}],"nullable":true,"description":"d"})),
+            json!({"anyOf":[{"type":"null"},{"allOf":[{"$ref":"#/x"}],"description":"d"}]})
+        );
+        assert_eq!(
+            t(json!({"$ref":"#/x","nullable":true})),
+            json!({"anyOf":[{"type":"null"},{"$ref":"#/x"}]})
+        );
+        for key in ["oneOf", "anyOf"] {
+            let s = t(
+                json!({key:[{"type":"integer","nullable":true},{"type":"string"}],"nullable":true}),
+            );
+            assert_eq!(s["anyOf"][0], json!({"type":"null"}));
+            assert_eq!(s["anyOf"][1][key][0]["type"], json!(["integer", "null"]));
+        }
+        assert_eq!(
+            t(json!({"$ref":"#/x","nullable":false})),
+            json!({"$ref":"#/x"})
+        );
+        assert_eq!(
+            t(json!({"type":"object","allOf":[{"$ref":"#/x"}],"nullable":true})),
+            json!({"anyOf":[{"type":"null"},{"type":["object","null"],"allOf":[{"$ref":"#/x"}]}]}),
+            "with `type` too, the composed schema would refuse null"
         );
     }
 

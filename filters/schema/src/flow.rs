@@ -23,13 +23,14 @@
 //!   header phase at once.
 
 use crate::config::{Compiled, Unmatched};
+use crate::form::{multipart_boundary, multipart_parts, FormSpec};
 use crate::json;
 use crate::media::MediaType;
 use crate::operation::{BodyPlan, Lookup, Operation, Routes};
 use crate::request_parts::RequestParts;
 use crate::stats::Stats;
 use crate::validator::SchemaId;
-use crate::violation::{denial, Location, Rejection, Violation};
+use crate::violation::{denial, Location, Rejection, Violation, Violations};
 use palisade_core::decision::Decision;
 use palisade_core::host::{Body, HeaderMap, Host};
 use palisade_core::request::canonical_request;
@@ -37,14 +38,14 @@ use palisade_core::route::RequestInfo;
 use std::rc::Rc;
 
 /// Where the request is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum State {
     /// Before the request headers.
     Start,
-    /// Buffering a JSON body (paused until the end of the stream).
+    /// Buffering a body to check (paused until the end of the stream).
     Buffering {
         operation: String,
-        schema: SchemaId,
+        check: BodyCheck,
         limit: usize,
         buffered: usize,
     },
@@ -56,6 +57,17 @@ enum State {
     },
     /// Decided; later callbacks change nothing.
     Done,
+}
+
+/// What is checked in a buffered body.
+#[derive(Debug, Clone, PartialEq)]
+enum BodyCheck {
+    /// JSON, against the schema.
+    Json(SchemaId),
+    /// A urlencoded form read as an object, against the schema.
+    Form(SchemaId, Rc<FormSpec>),
+    /// A multipart body's part count (the boundary from `Content-Type`).
+    Parts(Option<String>),
 }
 
 /// The per-request flow.
@@ -130,7 +142,7 @@ impl RequestFlow {
                 );
             }
         }
-        let mut violations = Vec::new();
+        let mut violations = Violations::new(config.answers.max_violations);
         let parts = RequestParts::new(&info.path, &headers, captures);
         for param in &op.params {
             param.check(&parts, &config.schemas, &mut violations);
@@ -171,10 +183,22 @@ impl RequestFlow {
             self.stats.validated.inc(host);
             return Decision::Continue;
         }
-        if let BodyPlan::ValidateJson(schema) = plan {
+        let check = match plan {
+            BodyPlan::ValidateJson(schema) => Some(BodyCheck::Json(schema)),
+            BodyPlan::ValidateForm(schema) => op
+                .body
+                .as_ref()
+                .and_then(|b| b.form.clone())
+                .map(|form| BodyCheck::Form(schema, form)),
+            BodyPlan::CountParts => Some(BodyCheck::Parts(
+                info.header("content-type").and_then(multipart_boundary),
+            )),
+            BodyPlan::Stream | BodyPlan::Unsupported => None,
+        };
+        if let Some(check) = check {
             self.state = State::Buffering {
                 operation: op.id.clone(),
-                schema,
+                check,
                 limit: op.max_body_bytes,
                 buffered: 0,
             };
@@ -247,7 +271,7 @@ impl RequestFlow {
     fn finish_buffered(&mut self, host: &dyn Host) -> Decision {
         let State::Buffering {
             operation,
-            schema,
+            check,
             buffered,
             ..
         } = std::mem::replace(&mut self.state, State::Done)
@@ -256,20 +280,58 @@ impl RequestFlow {
         };
         let config = Rc::clone(&self.config);
         let bytes = host.body(Body::Request, 0, buffered).unwrap_or_default();
-        let violations: Vec<Violation> = match json::parse(&bytes, &config.json) {
-            Ok(value) => config
-                .schemas
-                .validate(schema, &value)
-                .into_iter()
-                .map(|e| Violation::from_schema(Location::Body, "", e))
-                .collect(),
-            Err(e) => vec![Violation::new(
-                Location::Body,
-                e.pointer,
-                e.keyword,
-                e.detail,
-            )],
+        let mut violations = Violations::new(config.answers.max_violations);
+        let body_error = |keyword: &str, detail: String| {
+            Violation::new(Location::Body, String::new(), keyword, detail)
         };
+        let value = match check {
+            BodyCheck::Json(schema) => match json::parse(&bytes, &config.json) {
+                Ok(value) => Some((schema, value)),
+                Err(e) => {
+                    violations.push(Violation::new(
+                        Location::Body,
+                        e.pointer,
+                        e.keyword,
+                        e.detail,
+                    ));
+                    None
+                }
+            },
+            BodyCheck::Form(schema, form) => match form.read(&bytes) {
+                Ok(value) => Some((schema, value)),
+                Err((keyword, detail)) => {
+                    violations.push(body_error(keyword, detail));
+                    None
+                }
+            },
+            BodyCheck::Parts(boundary) => {
+                match boundary {
+                    None => violations.push(body_error(
+                        "syntax",
+                        "a multipart body needs a `boundary` in its Content-Type".into(),
+                    )),
+                    Some(boundary) => {
+                        let parts = multipart_parts(&bytes, &boundary);
+                        if parts > config.max_multipart_parts {
+                            violations.push(body_error(
+                                "maxParts",
+                                format!("{parts} parts, more than {}", config.max_multipart_parts),
+                            ));
+                        }
+                    }
+                }
+                None
+            }
+        };
+        if let Some((schema, value)) = value {
+            violations.add_schema_errors(
+                Location::Body,
+                "",
+                config
+                    .schemas
+                    .validate_capped(schema, &value, violations.room()),
+            );
+        }
         if violations.is_empty() {
             self.stats.validated.inc(host);
             return Decision::Continue;

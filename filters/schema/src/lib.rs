@@ -3,7 +3,8 @@
 //!
 //! Layout: [`config`] parses and compiles the JSON config ([`openapi`] with [`dialect30`], or
 //! [`plain`]) into operations ([`operation`], matched by [`path_template`]); [`params`] reads
-//! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits; [`validator`]
+//! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits, [`form`]
+//! reads form bodies; [`validator`]
 //! wraps the JSON Schema validator; [`violation`] maps what is wrong to an answer; [`flow`] is
 //! the per-request flow over the host trait; [`filter`] is the Proxy-Wasm adapter.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod config;
 pub mod dialect30;
 pub mod filter;
 pub mod flow;
+pub mod form;
 pub mod json;
 pub mod media;
 pub mod openapi;

@@ -4,8 +4,9 @@
 
 use crate::coerce::TypeHint;
 use crate::dialect30;
+use crate::form::FormSpec;
 use crate::media::{is_json_essence, MediaRange};
-use crate::operation::{ApiRoutes, BodySpec, Operation, PathItem};
+use crate::operation::{ApiRoutes, BodySpec, Operation, PathItem, FORM_URLENCODED};
 use crate::params::{ParamCheck, ParamSpec, Style};
 use crate::path_template::PathTemplate;
 use crate::validator::{Dialect, SchemaSetBuilder};
@@ -14,6 +15,7 @@ use palisade_core::config::ConfigError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// The URL the document is known by to the validator.
 pub const DOC_URL: &str = "urn:palisade:openapi";
@@ -112,7 +114,6 @@ pub fn compile(
                 .map_err(|e| e.within(&field).within("openapi"))?,
         );
     }
-    paths.sort_by(|a, b| PathTemplate::specificity_order(&a.template, &b.template));
     for id in options.max_body_by_operation.keys() {
         if !compiler.seen_ids.contains(id) {
             return Err(
@@ -121,7 +122,7 @@ pub fn compile(
             );
         }
     }
-    Ok(ApiRoutes { base_path, paths })
+    Ok(ApiRoutes::new(base_path, paths))
 }
 
 struct DocCompiler<'d, 'b> {
@@ -321,6 +322,7 @@ impl DocCompiler<'_, '_> {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let mut media = Vec::new();
+        let mut form = None;
         for (key, media_obj) in body
             .get("content")
             .and_then(Value::as_object)
@@ -329,6 +331,11 @@ impl DocCompiler<'_, '_> {
         {
             let field = format!("content.{key}");
             let range = MediaRange::parse(key).map_err(|e| ConfigError::at(&field, e))?;
+            if range.essence() == FORM_URLENCODED {
+                if let Some(schema) = media_obj.get("schema") {
+                    form = Some(Rc::new(self.form_spec(schema, media_obj, &field)?));
+                }
+            }
             let schema = match media_obj.get("schema") {
                 Some(_) => Some(self.compile_at(
                     &format!("{pointer}/content/{}/schema", escape_token(key)),
@@ -338,7 +345,43 @@ impl DocCompiler<'_, '_> {
             };
             media.push((range, schema));
         }
-        Ok(BodySpec { required, media })
+        Ok(BodySpec {
+            required,
+            media,
+            form,
+        })
+    }
+
+    /// A urlencoded body's reading: its schema's types and `encoding` (style, explode).
+    fn form_spec(
+        &self,
+        schema: &Value,
+        media_obj: &Value,
+        field: &str,
+    ) -> Result<FormSpec, ConfigError> {
+        let mut encoding = Vec::new();
+        for (name, enc) in media_obj
+            .get("encoding")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let at = format!("{field}.encoding.{name}");
+            let style = match enc.get("style").and_then(Value::as_str) {
+                Some(s) => Style::parse(s, Location::Query)
+                    .map_err(|e| ConfigError::at(format!("{at}.style"), e))?,
+                None => Style::Form,
+            };
+            let explode = enc
+                .get("explode")
+                .and_then(Value::as_bool)
+                .unwrap_or(style == Style::Form);
+            encoding.push((name.clone(), style, explode));
+        }
+        Ok(FormSpec {
+            hint: TypeHint::from_schema(schema, self.doc),
+            encoding,
+        })
     }
 
     fn compile_at(

@@ -3,6 +3,7 @@ use crate::media::MediaType;
 use crate::operation::{BodyPlan, Lookup};
 use crate::request_parts::RequestParts;
 use crate::validator::SchemaSet;
+use crate::violation::Violations;
 
 fn build(
     doc: Value,
@@ -79,7 +80,7 @@ fn param_violations(
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
     let parts = RequestParts::new(path, &headers, caps);
-    let mut out = Vec::new();
+    let mut out = Violations::default();
     for p in &op.params {
         p.check(&parts, set, &mut out);
     }
@@ -222,4 +223,28 @@ fn document_errors_name_their_field() {
     let mut doc = pets_31();
     doc["jsonSchemaDialect"] = json!("https://example.com/mine");
     assert_eq!(err(doc).path, "openapi.jsonSchemaDialect");
+}
+
+#[test]
+fn urlencoded_bodies_get_a_form_reading_with_their_encoding() {
+    let doc = json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/f": {"post": {
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}},
+            "encoding": {"ids": {"style": "pipeDelimited", "explode": false}}
+        }}},
+        "responses": {}
+    }}}});
+    let (routes, _set) = build(doc.clone(), &BTreeMap::new()).unwrap();
+    let Lookup::Found(op, _) = routes.lookup("POST", "/f") else {
+        panic!("no operation")
+    };
+    let form = op.body.as_ref().unwrap().form.as_ref().unwrap();
+    assert_eq!(form.read(b"ids=1%7C2").unwrap(), json!({"ids": [1, 2]}));
+    let mut bad = doc;
+    bad["paths"]["/f"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        ["encoding"]["ids"]["style"] = json!("matrix");
+    assert_eq!(
+        build(bad, &BTreeMap::new()).unwrap_err().path,
+        "openapi.paths./f.post.requestBody.content.application/x-www-form-urlencoded.encoding.ids.style"
+    );
 }

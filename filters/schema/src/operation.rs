@@ -1,11 +1,14 @@
 //! Compiled operations and how a request finds its one: by method and path template (OpenAPI)
 //! or by the core route matcher (plain mode).
 
+use crate::form::FormSpec;
 use crate::media::{MediaRange, MediaType};
 use crate::params::ParamSpec;
 use crate::path_template::{Captures, PathTemplate};
 use crate::validator::SchemaId;
 use palisade_core::route::{first_match, path_without_query, RequestInfo, Routed};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// What an operation checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,13 +30,25 @@ pub struct BodySpec {
     pub required: bool,
     /// Accepted media ranges, each with its schema (JSON bodies are validated against it).
     pub media: Vec<(MediaRange, Option<SchemaId>)>,
+    /// How an `application/x-www-form-urlencoded` body is read (when one is accepted with a
+    /// schema).
+    pub form: Option<Rc<FormSpec>>,
 }
+
+/// `application/x-www-form-urlencoded`.
+pub const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
+/// `multipart/form-data`.
+pub const MULTIPART_FORM: &str = "multipart/form-data";
 
 /// What to do with a body of some media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyPlan {
     /// Buffer it (up to the limit) and validate it as JSON against the schema.
     ValidateJson(SchemaId),
+    /// Buffer it and validate it as a urlencoded form against the schema.
+    ValidateForm(SchemaId),
+    /// Buffer it and count its parts (`multipart/form-data`).
+    CountParts,
     /// Let it stream through, counting bytes against the limit.
     Stream,
     /// Refuse it: 415.
@@ -52,6 +67,10 @@ impl BodySpec {
         match crate::media::best_match(&self.media, media) {
             None => BodyPlan::Unsupported,
             Some(Some(schema)) if media.is_json() => BodyPlan::ValidateJson(*schema),
+            Some(Some(schema)) if media.essence == FORM_URLENCODED && self.form.is_some() => {
+                BodyPlan::ValidateForm(*schema)
+            }
+            Some(_) if media.essence == MULTIPART_FORM => BodyPlan::CountParts,
             Some(_) => BodyPlan::Stream,
         }
     }
@@ -77,7 +96,72 @@ pub struct ApiRoutes {
     /// Prefix of every path (from `servers` or config), without trailing `/`.
     pub base_path: String,
     /// Path items in matching order.
-    pub paths: Vec<PathItem>,
+    paths: Vec<PathItem>,
+    /// Which path items can match a path, by its shape.
+    index: PathIndex,
+}
+
+/// Path items by segment count, then by literal first segment (or none), each list in matching
+/// order: a lookup tries the few templates that can match instead of scanning them all.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct PathIndex {
+    by_count: BTreeMap<usize, Bucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Bucket {
+    by_first: BTreeMap<String, Vec<usize>>,
+    templated_first: Vec<usize>,
+}
+
+impl PathIndex {
+    fn new(paths: &[PathItem]) -> Self {
+        let mut index = Self::default();
+        for (i, item) in paths.iter().enumerate() {
+            let bucket = index
+                .by_count
+                .entry(item.template.segment_count())
+                .or_default();
+            match item.template.first_literal() {
+                Some(first) => bucket
+                    .by_first
+                    .entry(first.to_string())
+                    .or_default()
+                    .push(i),
+                None => bucket.templated_first.push(i),
+            }
+        }
+        index
+    }
+
+    /// Indices of the path items that can match `path`, in matching order.
+    fn candidates(&self, path: &str) -> Vec<usize> {
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        let count = rest.split('/').count();
+        let first = rest.split('/').next().unwrap_or("");
+        let Some(bucket) = self.by_count.get(&count) else {
+            return Vec::new();
+        };
+        let literal = bucket.by_first.get(first).map_or(&[][..], Vec::as_slice);
+        merge_sorted(literal, &bucket.templated_first)
+    }
+}
+
+/// Two ascending lists as one.
+fn merge_sorted(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x <= y => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        out.extend(next.copied());
+    }
+    out
 }
 
 /// How a request found (or did not find) its operation.
@@ -92,13 +176,30 @@ pub enum Lookup<'a> {
 }
 
 impl ApiRoutes {
+    /// The routes of `paths` under `base_path`, sorted most concrete first.
+    pub fn new(base_path: String, mut paths: Vec<PathItem>) -> Self {
+        paths.sort_by(|a, b| PathTemplate::specificity_order(&a.template, &b.template));
+        let index = PathIndex::new(&paths);
+        Self {
+            base_path,
+            paths,
+            index,
+        }
+    }
+
+    /// The path items in matching order.
+    pub fn paths(&self) -> &[PathItem] {
+        &self.paths
+    }
+
     /// Finds the operation of `method` on `path` (query ignored). `HEAD` falls back to `GET`.
     pub fn lookup(&self, method: &str, path: &str) -> Lookup<'_> {
         let path = path_without_query(path);
         let Some(path) = strip_base(path, &self.base_path) else {
             return Lookup::UnknownPath;
         };
-        for item in &self.paths {
+        let candidates = self.index.candidates(path);
+        for item in candidates.iter().filter_map(|&i| self.paths.get(i)) {
             let Some(captures) = item.template.matches(path) else {
                 continue;
             };
@@ -167,9 +268,11 @@ mod tests {
     }
 
     fn api() -> ApiRoutes {
-        let mut paths: Vec<PathItem> = [
+        let paths: Vec<PathItem> = [
             ("/users/{id}", vec!["GET", "DELETE"]),
             ("/users/me", vec!["GET"]),
+            ("/{kind}/me", vec!["PUT"]),
+            ("/users/{id}.json", vec!["GET"]),
             ("/", vec!["GET"]),
         ]
         .into_iter()
@@ -181,11 +284,7 @@ mod tests {
                 .collect(),
         })
         .collect();
-        paths.sort_by(|a, b| PathTemplate::specificity_order(&a.template, &b.template));
-        ApiRoutes {
-            base_path: "/v1".into(),
-            paths,
-        }
+        ApiRoutes::new("/v1".into(), paths)
     }
 
     fn id(l: Lookup<'_>) -> String {
@@ -202,6 +301,16 @@ mod tests {
         assert_eq!(id(api.lookup("GET", "/v1/users/42")), "GET /users/{id}");
         assert_eq!(id(api.lookup("HEAD", "/v1/users/42")), "GET /users/{id}");
         assert_eq!(id(api.lookup("GET", "/v1")), "GET /");
+        assert_eq!(
+            id(api.lookup("GET", "/v1/users/7.json")),
+            "GET /users/{id}.json"
+        );
+        assert_eq!(id(api.lookup("PUT", "/v1/teams/me")), "PUT /{kind}/me");
+        assert_eq!(
+            api.lookup("PUT", "/v1/users/me"),
+            Lookup::UnknownMethod(vec!["GET".into()]),
+            "the most concrete path decides, even when a templated one has the method"
+        );
         match api.lookup("DELETE", "/v1/users/42") {
             Lookup::Found(_, caps) => assert_eq!(caps, vec![("id".to_string(), "42".to_string())]),
             other => panic!("{other:?}"),
@@ -240,7 +349,10 @@ mod tests {
             media: vec![
                 (MediaRange::parse("application/json").unwrap(), Some(id)),
                 (MediaRange::parse("application/octet-stream").unwrap(), None),
+                (MediaRange::parse(FORM_URLENCODED).unwrap(), Some(id)),
+                (MediaRange::parse("multipart/*").unwrap(), None),
             ],
+            form: Some(Rc::default()),
         };
         let plan = |ct: &str| spec.plan(MediaType::parse(ct).as_ref());
         assert_eq!(
@@ -249,6 +361,12 @@ mod tests {
         );
         assert_eq!(plan("application/octet-stream"), BodyPlan::Stream);
         assert_eq!(plan("text/plain"), BodyPlan::Unsupported);
+        assert_eq!(plan(FORM_URLENCODED), BodyPlan::ValidateForm(id));
+        assert_eq!(
+            plan("multipart/form-data; boundary=x"),
+            BodyPlan::CountParts
+        );
+        assert_eq!(plan("multipart/mixed; boundary=x"), BodyPlan::Stream);
         assert_eq!(
             plan("application/json; charset=latin1"),
             BodyPlan::Unsupported
@@ -256,7 +374,12 @@ mod tests {
         assert_eq!(spec.plan(None), BodyPlan::Unsupported);
         assert_eq!(
             spec.accepted(),
-            vec!["application/json", "application/octet-stream"]
+            vec![
+                "application/json",
+                "application/octet-stream",
+                FORM_URLENCODED,
+                "multipart/*"
+            ]
         );
     }
 }

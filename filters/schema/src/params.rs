@@ -5,7 +5,7 @@
 use crate::coerce::{coerce, TypeHint};
 use crate::request_parts::{decode, RequestParts};
 use crate::validator::{SchemaId, SchemaSet};
-use crate::violation::{pointer_token, Location, Violation};
+use crate::violation::{pointer_token, Location, Violation, Violations};
 use serde_json::{Map, Value};
 
 /// How a parameter is serialised (OpenAPI `style`).
@@ -105,7 +105,7 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     /// Checks the parameter in a request, adding what is wrong to `out`.
-    pub fn check(&self, parts: &RequestParts, schemas: &SchemaSet, out: &mut Vec<Violation>) {
+    pub fn check(&self, parts: &RequestParts, schemas: &SchemaSet, out: &mut Violations) {
         let prefix = pointer_token(&self.name);
         let violation = |keyword: &str, detail: String| {
             Violation::new(self.location, prefix.clone(), keyword, detail)
@@ -159,11 +159,10 @@ impl ParamSpec {
             return;
         }
         if let Some(first) = candidates.first() {
-            out.extend(
-                schemas
-                    .validate(schema, first)
-                    .into_iter()
-                    .map(|e| Violation::from_schema(self.location, &prefix, e)),
+            out.add_schema_errors(
+                self.location,
+                &prefix,
+                schemas.validate_capped(schema, first, out.room()),
             );
         }
     }
@@ -219,18 +218,18 @@ impl ParamSpec {
 }
 
 /// A style problem: keyword and detail.
-type Problem = (&'static str, String);
+pub(crate) type Problem = (&'static str, String);
 
 /// What the value is, by its schema: decides how a serialisation is split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     Primitive,
     Array,
     Object,
 }
 
 impl Shape {
-    fn of(hint: &TypeHint) -> Self {
+    pub(crate) fn of(hint: &TypeHint) -> Self {
         if hint.is_array() {
             Shape::Array
         } else if hint.is_object() {
@@ -401,7 +400,8 @@ fn single<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<Option<&'a st
     Ok(first)
 }
 
-fn read_query(
+/// A query-style value (also a urlencoded form body's property) by style and explode.
+pub(crate) fn read_query(
     parts: &RequestParts,
     name: &str,
     style: Style,

@@ -38,9 +38,9 @@ fn parts(path_query: &str, hs: &[(&str, &str)], captures: &[(&str, &str)]) -> Re
 }
 
 fn check(spec: &(ParamSpec, SchemaSet), parts: &RequestParts) -> Vec<Violation> {
-    let mut out = Vec::new();
+    let mut out = Violations::default();
     spec.0.check(parts, &spec.1, &mut out);
-    out
+    out.into_vec()
 }
 
 /// Spec whose schema accepts exactly `expected`, to see the value read from the request.
@@ -420,7 +420,7 @@ fn json_content_parameters_are_parsed_then_validated() {
         required: false,
         check: ParamCheck::Json { schema: Some(id) },
     };
-    let mut out = Vec::new();
+    let mut out = Violations::default();
     spec.check(
         &parts("/x?where=%7B%22lat%22%3A1%7D", &[], &[]),
         &set,

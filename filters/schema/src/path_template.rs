@@ -63,6 +63,19 @@ impl PathTemplate {
             .collect()
     }
 
+    /// How many segments a path it matches has.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The first segment, when it is a literal.
+    pub fn first_literal(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// Matches a request path (without query); gives the parameters' raw values.
     pub fn matches(&self, path: &str) -> Option<Captures> {
         let rest = path.strip_prefix('/')?;
@@ -134,35 +147,55 @@ fn parse_segment(segment: &str) -> Result<Segment, String> {
     Ok(Segment::Pattern(parts))
 }
 
-/// Matches one segment against literals and parameters; a parameter takes at least one byte and
-/// as few as let the rest match.
+/// Matches one segment against literals and parameters; a parameter takes at least one character
+/// and as few as let the rest match. Linear in the segment's length: parameters and literals
+/// alternate, so a parameter followed by a literal ends where that literal first occurs (a later
+/// occurrence never lets more of the rest match, since the rest starts with a parameter again),
+/// and the last literal must end the segment.
 fn match_parts(parts: &[Part], text: &str, captures: &mut Captures) -> bool {
-    let Some((first, rest)) = parts.split_first() else {
-        return text.is_empty();
-    };
-    match first {
-        Part::Literal(l) => text
-            .strip_prefix(l.as_str())
-            .is_some_and(|after| match_parts(rest, after, captures)),
-        Part::Param(name) => {
-            if rest.is_empty() {
-                if text.is_empty() {
-                    return false;
+    let mark = captures.len();
+    let mut rest = text;
+    let mut parts = parts.iter().peekable();
+    while let Some(part) = parts.next() {
+        let taken = match (part, parts.peek()) {
+            (Part::Literal(l), _) => match rest.strip_prefix(l.as_str()) {
+                Some(after) => {
+                    rest = after;
+                    continue;
                 }
-                captures.push((name.clone(), text.to_string()));
-                return true;
+                None => None,
+            },
+            (Part::Param(name), None) => (!rest.is_empty()).then_some((name, rest.len())),
+            (Part::Param(name), Some(Part::Literal(next))) => {
+                let first = rest.chars().next().map_or(0, char::len_utf8);
+                let after_first = rest.get(first..).unwrap_or("");
+                let end = if parts.len() == 1 {
+                    // The last literal ends the segment.
+                    after_first
+                        .len()
+                        .checked_sub(next.len())
+                        .filter(|&at| first > 0 && after_first.get(at..) == Some(next.as_str()))
+                } else {
+                    after_first.find(next.as_str())
+                };
+                end.map(|at| (name, first + at))
             }
-            let mark = captures.len();
-            for (i, _) in text.char_indices().skip(1) {
-                let (value, after) = text.split_at(i);
-                captures.push((name.clone(), value.to_string()));
-                if match_parts(rest, after, captures) {
-                    return true;
-                }
-                captures.truncate(mark);
-            }
-            false
-        }
+            // Never two parameters side by side (refused when parsed).
+            (Part::Param(_), Some(Part::Param(_))) => None,
+        };
+        let Some((name, end)) = taken else {
+            captures.truncate(mark);
+            return false;
+        };
+        let (value, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        captures.push((name.clone(), value.to_string()));
+        rest = after;
+    }
+    if rest.is_empty() {
+        true
+    } else {
+        captures.truncate(mark);
+        false
     }
 }
 
@@ -211,6 +244,36 @@ mod tests {
         let v = t("/api/v{version}/items");
         assert_eq!(v.matches("/api/v2/items"), caps(&[("version", "2")]));
         assert_eq!(v.matches("/api/x2/items"), None);
+    }
+
+    #[test]
+    fn parameters_take_the_shortest_value_the_rest_allows() {
+        let file = t("/files/{name}.json");
+        assert_eq!(
+            file.matches("/files/a.json.json"),
+            caps(&[("name", "a.json")])
+        );
+        assert_eq!(file.matches("/files/.json"), None, "never empty");
+        assert_eq!(file.matches("/files/..json"), caps(&[("name", ".")]));
+        assert_eq!(file.matches("/files/a.jsonx"), None);
+        let three = t("/x/{a}-{b}-{c}.txt");
+        assert_eq!(
+            three.matches("/x/1-2-3-4.txt"),
+            caps(&[("a", "1"), ("b", "2"), ("c", "3-4")])
+        );
+        assert_eq!(three.matches("/x/1-2.txt"), None);
+        assert_eq!(three.matches("/x/1--2.txt"), None);
+        assert_eq!(
+            t("/u/{id}é").matches("/u/ééé"),
+            caps(&[("id", "éé")]),
+            "values end on character boundaries"
+        );
+        assert_eq!(t("/p{a}").matches("/p"), None);
+        assert_eq!(
+            t("/{a}.{b}.json").matches("/x.json"),
+            None,
+            "the last literal does not overlap the middle one"
+        );
     }
 
     #[test]

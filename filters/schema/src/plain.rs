@@ -122,6 +122,7 @@ fn compile_route(
                 media.push((range, Some(schema)));
             }
             Some(BodySpec {
+                form: None,
                 required: b.required,
                 media,
             })

@@ -57,7 +57,12 @@ pub fn parse_query(path_with_query: &str) -> Vec<(String, String)> {
     let Some((_, query)) = path_with_query.split_once('?') else {
         return Vec::new();
     };
-    let query = query.split('#').next().unwrap_or(query);
+    parse_pairs(query.split('#').next().unwrap_or(query))
+}
+
+/// `a=1&b=x%20y&c` (a query string or a urlencoded form body) → `[("a","1"),("b","x%20y"),("c","")]`;
+/// names are decoded.
+pub fn parse_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())

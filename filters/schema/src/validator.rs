@@ -162,24 +162,56 @@ impl SchemaSet {
     /// Every failure of `value` against schema `id` (empty when valid). An id from another set
     /// is reported as one failure rather than a panic.
     pub fn validate(&self, id: SchemaId, value: &Value) -> Vec<SchemaError> {
+        self.validate_capped(id, value, usize::MAX).0
+    }
+
+    /// At most `cap` failures of `value` against schema `id`, and how many there are in all.
+    /// Only the failures kept are formatted (pointers, messages): the rest are only counted.
+    pub fn validate_capped(
+        &self,
+        id: SchemaId,
+        value: &Value,
+        cap: usize,
+    ) -> (Vec<SchemaError>, usize) {
         if !self.schemas.contains(id.0) {
-            return vec![SchemaError {
+            let error = SchemaError {
                 pointer: String::new(),
                 keyword: "$ref".into(),
                 detail: "schema not compiled".into(),
                 schema_location: String::new(),
-            }];
+            };
+            return (vec![error].into_iter().take(cap).collect(), 1);
         }
         match self.schemas.validate(value, id.0) {
-            Ok(()) => Vec::new(),
+            Ok(()) => (Vec::new(), 0),
             Err(e) => {
-                let mut out = Vec::new();
-                collect(&e, &mut out);
-                if out.is_empty() {
-                    out.push(to_error(&e, "schema"));
+                let mut found = Found {
+                    kept: Vec::new(),
+                    total: 0,
+                    cap,
+                };
+                collect(&e, &mut found);
+                if found.total == 0 {
+                    found.keep(|| to_error(&e, "schema"));
                 }
-                out
+                (found.kept, found.total)
             }
+        }
+    }
+}
+
+/// Failures kept (at most `cap`) and counted.
+struct Found {
+    kept: Vec<SchemaError>,
+    total: usize,
+    cap: usize,
+}
+
+impl Found {
+    fn keep(&mut self, make: impl FnOnce() -> SchemaError) {
+        self.total = self.total.saturating_add(1);
+        if self.kept.len() < self.cap {
+            self.kept.push(make());
         }
     }
 }
@@ -187,7 +219,7 @@ impl SchemaSet {
 /// Flattens boon's error tree into the failures a client can act on. `oneOf`/`anyOf`/`not` are
 /// reported as themselves: listing why each alternative failed says more about the schema than
 /// about the request.
-fn collect(e: &ValidationError<'_, '_>, out: &mut Vec<SchemaError>) {
+fn collect(e: &ValidationError<'_, '_>, out: &mut Found) {
     match &e.kind {
         ErrorKind::Group
         | ErrorKind::Schema { .. }
@@ -210,7 +242,7 @@ fn collect(e: &ValidationError<'_, '_>, out: &mut Vec<SchemaError>) {
                     _ => "schema",
                 },
             };
-            out.push(to_error(e, keyword));
+            out.keep(|| to_error(e, keyword));
         }
     }
 }

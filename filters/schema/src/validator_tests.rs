@@ -181,3 +181,20 @@ fn openapi_integer_formats_check_the_range() {
         "only numbers are this format's concern"
     );
 }
+
+#[test]
+fn capped_validation_keeps_the_first_failures_and_counts_all() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"array","items":{"type":"integer","minimum":0}}),
+    );
+    let bad = Value::Array(vec![json!(-1); 1000]);
+    let (kept, total) = set.validate_capped(id, &bad, 3);
+    assert_eq!(total, 1000);
+    let pointers: Vec<&str> = kept.iter().map(|e| e.pointer.as_str()).collect();
+    assert_eq!(pointers, vec!["/0", "/1", "/2"]);
+    let (kept, total) = set.validate_capped(id, &bad, 0);
+    assert!(kept.is_empty());
+    assert_eq!(total, 1000);
+    assert_eq!(set.validate_capped(id, &json!([1, 2]), 3), (Vec::new(), 0));
+}

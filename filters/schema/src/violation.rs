@@ -98,6 +98,96 @@ impl Violation {
     }
 }
 
+/// The violations of one request: the first `cap` kept for the answer, all of them counted, so a
+/// body with a million bad items costs a million counts, not a million formatted messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations {
+    kept: Vec<Violation>,
+    total: usize,
+    cap: usize,
+}
+
+impl Default for Violations {
+    fn default() -> Self {
+        Self::new(usize::MAX)
+    }
+}
+
+impl From<Vec<Violation>> for Violations {
+    fn from(kept: Vec<Violation>) -> Self {
+        Self {
+            total: kept.len(),
+            kept,
+            cap: usize::MAX,
+        }
+    }
+}
+
+impl std::ops::Deref for Violations {
+    type Target = [Violation];
+    fn deref(&self) -> &[Violation] {
+        &self.kept
+    }
+}
+
+impl Violations {
+    /// None yet; at most `cap` will be kept.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            kept: Vec::new(),
+            total: 0,
+            cap,
+        }
+    }
+
+    /// Counts one violation, keeping it if there is room.
+    pub fn push(&mut self, violation: Violation) {
+        self.total = self.total.saturating_add(1);
+        if self.kept.len() < self.cap {
+            self.kept.push(violation);
+        }
+    }
+
+    /// How many more would be kept.
+    pub fn room(&self) -> usize {
+        self.cap.saturating_sub(self.kept.len())
+    }
+
+    /// Adds schema failures of a value at `prefix`: those kept (at most [`Self::room`]) and the
+    /// count of all of them.
+    pub fn add_schema_errors(
+        &mut self,
+        location: Location,
+        prefix: &str,
+        (errors, total): (Vec<SchemaError>, usize),
+    ) {
+        let room = self.room();
+        self.kept.extend(
+            errors
+                .into_iter()
+                .take(room)
+                .map(|e| Violation::from_schema(location, prefix, e)),
+        );
+        self.total = self.total.saturating_add(total);
+    }
+
+    /// How many there are in all (kept or not).
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Forgets them all.
+    pub fn clear(&mut self) {
+        self.kept.clear();
+        self.total = 0;
+    }
+
+    /// The violations kept.
+    pub fn into_vec(self) -> Vec<Violation> {
+        self.kept
+    }
+}
+
 /// The JSON pointer token for a parameter name (`/` and `~` escaped).
 pub fn pointer_token(name: &str) -> String {
     format!("/{}", name.replace('~', "~0").replace('/', "~1"))
@@ -166,7 +256,7 @@ pub enum Rejection {
         accepted: Vec<String>,
     },
     /// Parameters or body break the schema.
-    Invalid(Vec<Violation>),
+    Invalid(Violations),
 }
 
 impl Rejection {
@@ -227,15 +317,17 @@ pub fn denial(rejection: &Rejection, style: AnswerStyle, operation: Option<&str>
                 .take(style.max_violations)
                 .map(|v| v.to_json(style.verbose))
                 .collect();
-            let detail = match violations.len() {
+            let listed_len = listed.len();
+            let total = violations.total().max(violations.len());
+            let detail = match total {
                 1 => "the request has 1 violation of the API schema".to_string(),
                 n => format!("the request has {n} violations of the API schema"),
             };
             let mut p = Problem::new(400, "invalid-request", "Bad Request")
                 .with_detail(detail)
                 .with("violations", Value::Array(listed));
-            if violations.len() > style.max_violations {
-                p = p.with("violations_total", json!(violations.len()));
+            if total > listed_len {
+                p = p.with("violations_total", json!(total));
             }
             p
         }

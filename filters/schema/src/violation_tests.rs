@@ -30,7 +30,7 @@ const VERBOSE: AnswerStyle = AnswerStyle {
 #[test]
 fn invalid_requests_list_pointer_keyword_and_message() {
     let d = denial(
-        &Rejection::Invalid(vec![price_violation()]),
+        &Rejection::Invalid(vec![price_violation()].into()),
         VERBOSE,
         Some("createOrder"),
     );
@@ -52,7 +52,7 @@ fn invalid_requests_list_pointer_keyword_and_message() {
 #[test]
 fn terse_answers_omit_schema_details() {
     let d = denial(
-        &Rejection::Invalid(vec![price_violation()]),
+        &Rejection::Invalid(vec![price_violation()].into()),
         TERSE,
         Some("createOrder"),
     );
@@ -82,7 +82,7 @@ fn the_list_is_capped_and_says_how_many_there_were() {
         verbose: false,
         max_violations: 3,
     };
-    let b = body_of(&denial(&Rejection::Invalid(many), style, None));
+    let b = body_of(&denial(&Rejection::Invalid(many.into()), style, None));
     assert_eq!(b["violations"].as_array().unwrap().len(), 3);
     assert_eq!(b["violations_total"], 25);
     assert_eq!(
@@ -90,7 +90,7 @@ fn the_list_is_capped_and_says_how_many_there_were() {
         "the request has 25 violations of the API schema"
     );
     let b = body_of(&denial(
-        &Rejection::Invalid(vec![price_violation()]),
+        &Rejection::Invalid(vec![price_violation()].into()),
         style,
         None,
     ));
@@ -129,11 +129,33 @@ fn parameter_names_are_escaped_as_pointer_tokens() {
 fn reasons_tell_parameters_from_body() {
     let param = Violation::new(Location::Query, "/limit".into(), "missing", "required");
     assert_eq!(
-        Rejection::Invalid(vec![param.clone()]).reason(),
+        Rejection::Invalid(vec![param.clone()].into()).reason(),
         "invalid_parameters"
     );
     assert_eq!(
-        Rejection::Invalid(vec![param, price_violation()]).reason(),
+        Rejection::Invalid(vec![param, price_violation()].into()).reason(),
         "invalid_body"
+    );
+}
+
+#[test]
+fn violations_past_the_cap_are_counted_not_kept() {
+    let mut v = Violations::new(2);
+    for _ in 0..5 {
+        v.push(price_violation());
+    }
+    assert_eq!(v.len(), 2);
+    assert_eq!(v.room(), 0);
+    assert_eq!(v.total(), 5);
+    let style = AnswerStyle {
+        verbose: false,
+        max_violations: 2,
+    };
+    let b = body_of(&denial(&Rejection::Invalid(v), style, None));
+    assert_eq!(b["violations"].as_array().unwrap().len(), 2);
+    assert_eq!(b["violations_total"], 5);
+    assert_eq!(
+        b["detail"],
+        "the request has 5 violations of the API schema"
     );
 }
