@@ -176,6 +176,13 @@ fn start(target: &str, minutes: u64) -> Result<std::process::Child> {
         .arg("-timeout=10")
         .arg("-rss_limit_mb=2048")
         .arg("-print_final_stats=1")
+        // Fork mode keeps fuzzing after a crash for the whole time, saving every crashing input.
+        .args([
+            "-fork=1",
+            "-ignore_crashes=1",
+            "-ignore_timeouts=1",
+            "-ignore_ooms=1",
+        ])
         .env("ASAN_OPTIONS", "detect_odr_violation=0")
         .stdout(Stdio::null())
         .stderr(log)
@@ -259,6 +266,17 @@ fn print_table(outcomes: &[Outcome], minutes: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fork_mode_progress_lines_are_read_too() {
+        let log = "#1024: cov: 900 ft: 2000 corp: 120 exec/s: 50 oom/timeout/crash: 0/0/1 time: 61s job: 2 dft_time: 0\n\
+                   #2048: cov: 950 ft: 2100 corp: 130 exec/s: 40 oom/timeout/crash: 0/0/1 time: 120s job: 3 dft_time: 0\n";
+        let o = parse_log("t", log, Path::new("/nonexistent"));
+        assert_eq!(
+            (o.executions, o.cov, o.ft, o.corpus),
+            (2048, 950, 2100, 130)
+        );
+    }
 
     #[test]
     fn the_log_gives_executions_coverage_and_time() {
