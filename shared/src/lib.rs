@@ -11,7 +11,10 @@ pub mod decision;
 pub mod headers;
 pub mod host;
 pub mod metrics;
+pub mod path;
+pub mod path_policy;
 pub mod problem;
+pub mod request;
 pub mod route;
 
 #[cfg(feature = "host")]
@@ -24,5 +27,7 @@ pub use clock::Clock;
 pub use config::ConfigError;
 pub use decision::{Decision, Denial};
 pub use host::Host;
+pub use path_policy::PathNormalization;
 pub use problem::Problem;
-pub use route::{RequestInfo, RouteMatch, RouteMatcher};
+pub use request::RequestInfo;
+pub use route::{RouteMatch, RouteMatcher};

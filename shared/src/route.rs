@@ -1,31 +1,41 @@
 //! Route matching, so every filter can carry per-route rules in its own config
 //! (Envoy has no per-route Wasm config).
 //!
-//! Config shape, like Envoy's route `match`: one of `prefix` / `path` / `regex` (none: every path),
-//! plus optional `methods`, `hosts` (`*.example.com` allowed) and `headers`.
+//! Config shape, like Envoy's route `match`: one of `prefix` / `path_separated_prefix` / `path` /
+//! `regex` (none: every path), plus optional `methods`, `hosts` (`*.example.com` allowed) and
+//! `headers`. Paths are matched in their canonical form ([`crate::path`]), never as received.
 
 use crate::config::ConfigError;
+use crate::path::{canonicalize, EncodedSlashes, PathOptions, PathParameters};
 use regex_lite::Regex;
 use serde::Deserialize;
+use std::borrow::Cow;
+
+pub use crate::request::RequestInfo;
 
 /// A route match as written in config.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteMatch {
-    /// Path prefix (`/api/`).
+    /// Path prefix, character by character (`/api/`; `/admin` also matches `/administrator`).
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Path prefix on segment boundaries, as Envoy's: `/admin` matches `/admin`, `/admin/` and
+    /// `/admin/x`, never `/administrator`. No trailing `/`.
+    #[serde(default)]
+    pub path_separated_prefix: Option<String>,
     /// Exact path.
     #[serde(default)]
     pub path: Option<String>,
-    /// Regular expression the whole path must match (anchored).
+    /// Regular expression the whole canonical path must match (anchored).
     #[serde(default)]
     pub regex: Option<String>,
-    /// Allowed methods (any when empty).
+    /// Allowed methods (any when empty); `GET` also allows `HEAD`.
     #[serde(default)]
     pub methods: Vec<String>,
-    /// Allowed hosts, port ignored, `*.example.com` for subdomains (any when empty).
+    /// Allowed hosts, compared lower-case without port or trailing dot, `*.example.com` for
+    /// subdomains (any when empty).
     #[serde(default)]
     pub hosts: Vec<String>,
     /// Header conditions, all of which must hold.
@@ -48,81 +58,19 @@ pub struct HeaderMatch {
     pub present: Option<bool>,
 }
 
-/// The parts of a request that routes match on.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestInfo<'a> {
-    /// `:method`.
-    pub method: &'a str,
-    /// `:path` with its query string.
-    pub path: &'a str,
-    /// `:authority` (or `host`).
-    pub authority: &'a str,
-    /// All request headers, names lower-case.
-    pub headers: &'a [(String, String)],
-}
-
-impl<'a> RequestInfo<'a> {
-    /// Reads the pseudo-headers out of a header list (as Envoy hands them to Wasm).
-    pub fn from_headers(headers: &'a [(String, String)]) -> Self {
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
-        let authority = match get(":authority") {
-            "" => get("host"),
-            a => a,
-        };
-        Self {
-            method: get(":method"),
-            path: get(":path"),
-            authority,
-            headers,
-        }
-    }
-
-    /// The path without query string or fragment.
-    pub fn path_only(&self) -> &'a str {
-        path_without_query(self.path)
-    }
-
-    /// The host without port, as written.
-    pub fn host(&self) -> &'a str {
-        host_without_port(self.authority)
-    }
-
-    /// First value of a header (name lower-case).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// `/a/b?x=1#f` → `/a/b`.
 pub fn path_without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
-}
-
-fn host_without_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        // IPv6 literal: `[::1]:8080`.
-        return authority
-            .find(']')
-            .and_then(|i| authority.get(..=i))
-            .unwrap_or(authority);
-    }
-    authority.split(':').next().unwrap_or(authority)
 }
 
 #[derive(Debug, Clone)]
 enum PathMatch {
     Any,
     Prefix(String),
+    SeparatedPrefix(String),
     Exact(String),
-    Regex(Regex),
+    /// The regex, and the same ignoring case.
+    Regex(Box<(Regex, Regex)>),
 }
 
 #[derive(Debug, Clone)]
@@ -160,28 +108,42 @@ impl RouteMatcher {
 
     /// Compiles a route match; errors name the field relative to the match.
     pub fn compile(m: &RouteMatch) -> Result<Self, ConfigError> {
-        let given = [m.prefix.is_some(), m.path.is_some(), m.regex.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let given = [
+            m.prefix.is_some(),
+            m.path_separated_prefix.is_some(),
+            m.path.is_some(),
+            m.regex.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if given > 1 {
             return Err(ConfigError::at(
                 "prefix",
-                "give at most one of `prefix`, `path`, `regex`",
+                "give at most one of `prefix`, `path_separated_prefix`, `path`, `regex`",
             ));
         }
         let path = if let Some(p) = &m.prefix {
             check_path("prefix", p)?;
             PathMatch::Prefix(p.clone())
+        } else if let Some(p) = &m.path_separated_prefix {
+            check_path("path_separated_prefix", p)?;
+            if p.len() > 1 && p.ends_with('/') {
+                return Err(ConfigError::at(
+                    "path_separated_prefix",
+                    format!("`{p}` must not end with `/`"),
+                ));
+            }
+            PathMatch::SeparatedPrefix(p.trim_end_matches('/').to_string())
         } else if let Some(p) = &m.path {
             check_path("path", p)?;
             PathMatch::Exact(p.clone())
         } else if let Some(r) = &m.regex {
-            let anchored = format!("^(?:{r})$");
-            PathMatch::Regex(
-                Regex::new(&anchored)
-                    .map_err(|e| ConfigError::at("regex", format!("invalid regex: {e}")))?,
-            )
+            let compile = |flags: &str| {
+                Regex::new(&format!("^{flags}(?:{r})$"))
+                    .map_err(|e| ConfigError::at("regex", format!("invalid regex: {e}")))
+            };
+            PathMatch::Regex(Box::new((compile("")?, compile("(?i)")?)))
         } else {
             PathMatch::Any
         };
@@ -198,6 +160,7 @@ impl RouteMatcher {
         let mut hosts = Vec::with_capacity(m.hosts.len());
         for (i, host) in m.hosts.iter().enumerate() {
             let host = host.to_ascii_lowercase();
+            let host = host.strip_suffix('.').unwrap_or(&host).to_string();
             if let Some(rest) = host.strip_prefix("*.") {
                 hosts.push(HostMatch::Suffix(format!(".{rest}")));
             } else if host.is_empty() || host.contains('*') {
@@ -237,23 +200,39 @@ impl RouteMatcher {
         })
     }
 
-    /// Whether the request matches.
+    /// Whether the request matches (its canonical path, see [`RequestInfo`]).
     pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
         let path = req.path_only();
+        let fold = req.case_insensitive();
         let path_ok = match &self.path {
             PathMatch::Any => true,
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
-            PathMatch::Exact(p) => path == p,
-            PathMatch::Regex(r) => r.is_match(path),
+            PathMatch::Prefix(p) => starts_with(path, p, fold),
+            PathMatch::SeparatedPrefix(p) => {
+                starts_with(path, p, fold)
+                    && matches!(path.as_bytes().get(p.len()), None | Some(b'/'))
+            }
+            PathMatch::Exact(p) => path.len() == p.len() && starts_with(path, p, fold),
+            PathMatch::Regex(r) => {
+                if fold {
+                    r.1.is_match(path)
+                } else {
+                    r.0.is_match(path)
+                }
+            }
         };
         if !path_ok {
             return false;
         }
-        if !self.methods.is_empty() && !self.methods.iter().any(|m| m == req.method) {
+        if !self.methods.is_empty()
+            && !self
+                .methods
+                .iter()
+                .any(|m| m == req.method || (m == "GET" && req.method == "HEAD"))
+        {
             return false;
         }
         if !self.hosts.is_empty() {
-            let host = req.host().to_ascii_lowercase();
+            let host = req.host();
             let host_ok = self.hosts.iter().any(|h| match h {
                 HostMatch::Exact(e) => *e == host,
                 HostMatch::Suffix(s) => host.ends_with(s.as_str()) && host.len() > s.len(),
@@ -273,11 +252,35 @@ impl RouteMatcher {
     }
 }
 
+/// `path` starts with `prefix`, ignoring ASCII case when `fold`.
+fn starts_with(path: &str, prefix: &str, fold: bool) -> bool {
+    match path.as_bytes().get(..prefix.len()) {
+        Some(head) if fold => head.eq_ignore_ascii_case(prefix.as_bytes()),
+        Some(head) => head == prefix.as_bytes(),
+        None => false,
+    }
+}
+
+/// A rule's path must be canonical, or it could never match a request's.
 fn check_path(field: &str, p: &str) -> Result<(), ConfigError> {
-    if p.starts_with('/') {
-        Ok(())
-    } else {
-        Err(ConfigError::at(field, format!("`{p}` must start with `/`")))
+    if !p.starts_with('/') {
+        return Err(ConfigError::at(field, format!("`{p}` must start with `/`")));
+    }
+    // The most permissive options: a rule may name `;` or `%2F` for filters that keep them.
+    let lenient = PathOptions {
+        path_parameters: PathParameters::Keep,
+        encoded_slashes: EncodedSlashes::Keep,
+    };
+    match canonicalize(p, lenient) {
+        Ok(Cow::Borrowed(_)) => Ok(()),
+        Ok(Cow::Owned(c)) => Err(ConfigError::at(
+            field,
+            format!("`{p}` is not a canonical path (requests are matched as `{c}`)"),
+        )),
+        Err(fault) => Err(ConfigError::at(
+            field,
+            format!("`{p}` can never match: {}", fault.describe()),
+        )),
     }
 }
 
@@ -393,11 +396,124 @@ mod tests {
         );
     }
 
+    fn read<'h>(h: &'h [(String, String)], case_insensitive: bool) -> RequestInfo<'h> {
+        let policy = crate::path_policy::PathNormalization {
+            action: crate::path_policy::PathAction::Rewrite,
+            case_insensitive,
+            ..Default::default()
+        };
+        RequestInfo::read(h, &policy).unwrap()
+    }
+
+    fn hits_canonical(m: &RouteMatcher, path: &str, case_insensitive: bool) -> bool {
+        let h = headers("GET", path, "a");
+        m.matches(&read(&h, case_insensitive))
+    }
+
     #[test]
     #[wasm_bindgen_test]
-    fn host_without_port_handles_ipv6() {
-        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
-        assert_eq!(host_without_port("example.com:80"), "example.com");
-        assert_eq!(host_without_port("example.com"), "example.com");
+    fn rules_match_the_canonical_path() {
+        let m = matcher(r#"{"path_separated_prefix":"/api/admin"}"#);
+        for path in [
+            "/api/admin",
+            "//api/admin",
+            "/api/%61dmin",
+            "/api/./admin/x",
+            "/api/x/../admin",
+            "/api/admin;x/secret",
+            "/api;x/admin",
+            "/api/x/..;/admin",
+            "/api/admin/",
+            "/api/%2e%2e/api/admin",
+        ] {
+            assert!(hits_canonical(&m, path, false), "{path}");
+        }
+        for path in [
+            "/api/administrator",
+            "/api/admin.",
+            "/api/Admin",
+            "/api/adminx/y",
+        ] {
+            assert!(!hits_canonical(&m, path, false), "{path}");
+        }
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn separated_prefix_stops_at_segment_boundaries() {
+        let m = matcher(r#"{"path_separated_prefix":"/admin"}"#);
+        assert!(hits(&m, "GET", "/admin", "a"));
+        assert!(hits(&m, "GET", "/admin/", "a"));
+        assert!(hits(&m, "GET", "/admin/x?y", "a"));
+        assert!(!hits(&m, "GET", "/administrator", "a"));
+        let m = matcher(r#"{"prefix":"/admin"}"#);
+        assert!(
+            hits(&m, "GET", "/administrator", "a"),
+            "`prefix` is by character"
+        );
+        let m = matcher(r#"{"path_separated_prefix":"/"}"#);
+        assert!(hits(&m, "GET", "/anything", "a"));
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn case_insensitive_matching_folds_every_path_kind() {
+        for json in [
+            r#"{"prefix":"/api/admin"}"#,
+            r#"{"path_separated_prefix":"/api/admin"}"#,
+            r#"{"path":"/api/admin"}"#,
+            r#"{"regex":"/api/admin"}"#,
+        ] {
+            let m = matcher(json);
+            assert!(hits_canonical(&m, "/API/Admin", true), "{json}");
+            assert!(!hits_canonical(&m, "/API/Admin", false), "{json}");
+            assert!(hits_canonical(&m, "/api/admin", false), "{json}");
+        }
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn get_rules_match_head() {
+        let m = matcher(r#"{"methods":["GET"]}"#);
+        assert!(hits(&m, "HEAD", "/", "a"));
+        let m = matcher(r#"{"methods":["POST"]}"#);
+        assert!(!hits(&m, "HEAD", "/", "a"));
+        let m = matcher(r#"{"methods":["HEAD"]}"#);
+        assert!(!hits(&m, "GET", "/", "a"), "HEAD rules do not match GET");
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn hosts_ignore_case_port_and_trailing_dot() {
+        let m = matcher(r#"{"hosts":["API.example.com.","*.example.org"]}"#);
+        assert!(hits(&m, "GET", "/", "api.example.com"));
+        assert!(hits(&m, "GET", "/", "Api.Example.Com.:443"));
+        assert!(hits(&m, "GET", "/", "www.example.org."));
+        assert!(!hits(&m, "GET", "/", "example.org."));
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn rule_paths_must_be_canonical() {
+        let bad = |json: &str| {
+            RouteMatcher::compile(&parse::<RouteMatch>(json.as_bytes()).unwrap()).unwrap_err()
+        };
+        let e = bad(r#"{"prefix":"/api//admin"}"#);
+        assert_eq!(e.path, "prefix");
+        assert!(e.reason.contains("`/api/admin`"), "{}", e.reason);
+        assert_eq!(bad(r#"{"path":"/api/%61dmin"}"#).path, "path");
+        assert_eq!(bad(r#"{"path":"/a\\b"}"#).path, "path");
+        assert_eq!(
+            bad(r#"{"path_separated_prefix":"/admin/"}"#).path,
+            "path_separated_prefix"
+        );
+        assert_eq!(
+            bad(r#"{"prefix":"/a","path_separated_prefix":"/b"}"#).path,
+            "prefix"
+        );
+        assert!(RouteMatcher::compile(
+            &parse::<RouteMatch>(br#"{"path":"/repos/a%2Fb;v=1"}"#).unwrap()
+        )
+        .is_ok());
     }
 }

@@ -65,6 +65,10 @@ pub fn demo() -> Result {
             b.pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
         {
             hcm["use_remote_address"] = json!(true);
+            // Defence in depth: Envoy canonicalizes paths too (Palisade refuses non-canonical ones without it).
+            hcm["normalize_path"] = json!(true);
+            hcm["merge_slashes"] = json!(true);
+            hcm["path_with_escaped_slashes_action"] = json!("REJECT_REQUEST");
         }
     });
     let envoy = builder
@@ -150,6 +154,9 @@ fn curl_lines(loaded: &[&str]) -> Vec<String> {
         ));
         lines.push(format!(
             "curl -si {base}/api/admin -H \"authorization: Bearer $ADMIN\" | head -1   # 200"
+        ));
+        lines.push(format!(
+            "curl -si --path-as-is '{base}/api/x/..;/%61dmin' -H \"authorization: Bearer $USER\" | head -1   # 400 non-canonical-path: no spelling skips a rule"
         ));
         " -H \"authorization: Bearer $USER\""
     } else {

@@ -15,7 +15,8 @@
 //!     "trust_forwarded_proto": false, "max_header_count": 100, "max_header_bytes": 32768,
 //!     "reject_control_characters": true, "allowed_methods": ["GET", "POST"]
 //!   },
-//!   "routes": [ { "match": { "prefix": "/api/" }, "preset": "strict-api" } ]
+//!   "routes": [ { "match": { "prefix": "/api/" }, "preset": "strict-api" } ],
+//!   "path_normalization": { "action": "reject" }
 //! }
 //! ```
 //!
@@ -32,6 +33,7 @@ use crate::request::{FORWARDED_PROTO, PROTECTED};
 use palisade_core::config::{parse, ConfigError};
 use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
+use palisade_core::PathNormalization;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -74,6 +76,9 @@ pub struct FilterConfig {
     /// Per-route overrides; the first matching route wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// What a request whose path is not canonical gets (before any route is matched).
+    #[serde(default)]
+    pub path_normalization: PathNormalization,
 }
 
 /// A per-route override.
@@ -294,7 +299,11 @@ pub fn compile_config(config: &FilterConfig) -> Result<Compiled, ConfigError> {
             value: Rc::new(policy),
         });
     }
-    Ok(Compiled { default, routes })
+    Ok(Compiled {
+        default,
+        routes,
+        paths: config.path_normalization,
+    })
 }
 
 /// One level of settings (top level, then a route) and where it sits in the document.

@@ -7,7 +7,7 @@ use crate::response::plan_response;
 use crate::stats::Stats;
 use palisade_core::decision::Decision;
 use palisade_core::host::{HeaderMap, Host};
-use palisade_core::route::RequestInfo;
+use palisade_core::request::canonical_request;
 use std::rc::Rc;
 
 /// Where Envoy says which TLS version the downstream connection uses (absent for plain TCP).
@@ -44,7 +44,15 @@ impl Exchange {
     pub fn on_request_headers(&mut self, host: &dyn Host) -> Decision {
         let headers = host.headers(HeaderMap::Request);
         self.stats.requests_checked.inc(host);
-        let policy = Rc::clone(self.config.policy_for(&RequestInfo::from_headers(&headers)));
+        let info = match canonical_request(host, self.context_id, &headers, &self.config.paths) {
+            Ok(info) => info,
+            Err(refusal) => {
+                self.stats.requests_rejected.inc(host);
+                self.stats.rejected_non_canonical_path.inc(host);
+                return Decision::Deny(refusal.to_denial());
+            }
+        };
+        let policy = Rc::clone(self.config.policy_for(&info));
         let tls = host.property(&TLS_VERSION);
         let tls = tls.as_deref();
         let https = arrived_over_https(&policy.request, tls, &headers);

@@ -305,3 +305,39 @@ fn untrusted_forwarded_proto_is_corrected_to_the_connection_scheme() {
         Some(0)
     );
 }
+
+#[test]
+fn a_non_canonical_path_is_refused_before_any_route() {
+    let host = request("/api/%61dmin");
+    let mut ex = exchange(&host, "{}");
+    let Decision::Deny(denial) = ex.on_request_headers(&host) else {
+        panic!("not refused");
+    };
+    assert_eq!(denial.status, 400);
+    assert_eq!(
+        denial.problem.type_uri,
+        "https://palisade.dev/problems/non-canonical-path"
+    );
+    assert_eq!(host.metric("palisade_headers_requests_rejected"), Some(1));
+    assert_eq!(
+        host.metric("palisade_headers_rejected_non_canonical_path"),
+        Some(1)
+    );
+}
+
+#[test]
+fn rewrite_gives_routes_and_upstream_the_canonical_path() {
+    let host = request("//api/./x/../users;v=1?q=1");
+    let config = r#"{"routes": [{"match": {"path_separated_prefix": "/api/users"},
+        "request": {"allowed_methods": ["POST"]}}],
+        "path_normalization": {"action": "rewrite"}}"#;
+    let mut ex = exchange(&host, config);
+    let Decision::Deny(denial) = ex.on_request_headers(&host) else {
+        panic!("the /api/users route was skipped");
+    };
+    assert_eq!(denial.status, 405);
+    assert_eq!(
+        host.header(HeaderMap::Request, ":path").as_deref(),
+        Some("/api/users?q=1")
+    );
+}

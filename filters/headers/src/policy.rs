@@ -2,6 +2,7 @@
 
 use crate::names::NameFilter;
 use palisade_core::route::{first_match, RequestInfo, Routed};
+use palisade_core::PathNormalization;
 use std::rc::Rc;
 
 /// Everything the filter does for one request and its response.
@@ -63,6 +64,8 @@ pub struct Compiled {
     pub default: Rc<Policy>,
     /// Tried in order; the first match wins.
     pub routes: Vec<Routed<Rc<Policy>>>,
+    /// What a path not in canonical form gets.
+    pub paths: PathNormalization,
 }
 
 impl Compiled {

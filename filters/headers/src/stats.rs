@@ -19,6 +19,8 @@ pub struct Stats {
     pub rejected_invalid_header: Counter,
     /// Refused: method not allowed.
     pub rejected_method_not_allowed: Counter,
+    /// Refused: path not canonical, or never safe (`path_normalization`).
+    pub rejected_non_canonical_path: Counter,
     /// Request headers stripped before going upstream.
     pub request_headers_stripped: Counter,
     /// Responses whose headers were processed.
@@ -40,6 +42,7 @@ impl Stats {
             rejected_headers_too_large: c("rejected_headers_too_large"),
             rejected_invalid_header: c("rejected_invalid_header"),
             rejected_method_not_allowed: c("rejected_method_not_allowed"),
+            rejected_non_canonical_path: c("rejected_non_canonical_path"),
             request_headers_stripped: c("request_headers_stripped"),
             responses_hardened: c("responses_hardened"),
             response_headers_removed: c("response_headers_removed"),

@@ -95,6 +95,8 @@ pub struct Compiled {
     pub headers_to_clear: Vec<String>,
     /// Names this configuration's shared data (a hash of the config bytes).
     pub fingerprint: String,
+    /// What a path not in canonical form gets.
+    pub paths: palisade_core::PathNormalization,
 }
 
 impl Compiled {
@@ -224,6 +226,7 @@ pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, 
         max_token_size,
         headers_to_clear,
         fingerprint,
+        paths: config.path_normalization,
     })
 }
 

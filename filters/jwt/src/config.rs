@@ -3,6 +3,7 @@
 
 use palisade_core::config::ConfigDuration;
 use palisade_core::route::RouteMatch;
+use palisade_core::PathNormalization;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ pub struct Config {
     /// Longest token accepted, in bytes (default 8192).
     #[serde(default)]
     pub max_token_size: Option<usize>,
+    /// What a request whose path is not canonical gets (before any rule is matched).
+    #[serde(default)]
+    pub path_normalization: PathNormalization,
 }
 
 /// A token issuer: how its tokens are found, checked, and forwarded.

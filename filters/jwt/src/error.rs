@@ -68,6 +68,8 @@ pub enum DenyReason {
     Forbidden,
     /// No key set could be loaded.
     KeysUnavailable,
+    /// The path is not canonical, or never safe (`path_normalization`).
+    NonCanonicalPath,
 }
 
 impl TokenError {

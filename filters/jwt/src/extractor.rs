@@ -52,7 +52,7 @@ pub fn extract(locations: &[Location], req: &RequestInfo<'_>) -> Vec<Extracted> 
                 }
             }
             Location::Param(name) => {
-                for (n, value) in query_pairs(req.path) {
+                for (n, value) in query_pairs(&req.path) {
                     if n == name && !value.is_empty() {
                         found.push(Extracted {
                             token: value.to_string(),
@@ -196,7 +196,7 @@ mod tests {
             Location::Cookie("session".into()),
         ];
         let h = headers(&[
-            (":path", "/x?a=1&access_token=p.q.r&b=2#frag"),
+            (":path", "/x?a=1&access_token=p.q.r&b=2"),
             ("cookie", "theme=dark; session=c.d.e; other=1"),
         ]);
         assert_eq!(

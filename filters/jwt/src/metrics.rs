@@ -24,6 +24,8 @@ pub struct Metrics {
     pub denied_forbidden: Counter,
     /// Denied: keys unavailable.
     pub denied_keys_unavailable: Counter,
+    /// Denied: path not canonical (`path_normalization`).
+    pub denied_non_canonical_path: Counter,
     /// Requests paused waiting for keys.
     pub paused: Counter,
     /// Key fetches that published keys.
@@ -49,6 +51,7 @@ impl Metrics {
             denied_claims: c("denied_claims"),
             denied_forbidden: c("denied_forbidden"),
             denied_keys_unavailable: c("denied_keys_unavailable"),
+            denied_non_canonical_path: c("denied_non_canonical_path"),
             paused: c("paused"),
             jwks_fetch_success: c("jwks_fetch_success"),
             jwks_fetch_failed: c("jwks_fetch_failed"),
@@ -70,6 +73,7 @@ impl Metrics {
                 DenyReason::Claims => self.denied_claims,
                 DenyReason::Forbidden => self.denied_forbidden,
                 DenyReason::KeysUnavailable => self.denied_keys_unavailable,
+                DenyReason::NonCanonicalPath => self.denied_non_canonical_path,
             },
         };
         counter.inc(host);

@@ -51,8 +51,8 @@ pub enum Verdict {
 /// The request as the flow needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// Request headers (pseudo-headers included).
-    pub headers: &'a [(String, String)],
+    /// The canonical view of the request (headers included).
+    pub info: &'a RequestInfo<'a>,
     /// Host time, Unix ns.
     pub now_ns: u64,
     /// Whether waiting for keys is still allowed (false once the wait timed out).
@@ -113,11 +113,11 @@ pub fn authenticate(
     req: Request<'_>,
     stats: &mut Stats,
 ) -> Verdict {
-    let info = RequestInfo::from_headers(req.headers);
-    if c.bypass_cors_preflight && is_cors_preflight(&info) {
+    let info = req.info;
+    if c.bypass_cors_preflight && is_cors_preflight(info) {
         return Verdict::Allow(Mutations::default());
     }
-    let Some(rule) = first_match(&c.rules, &info) else {
+    let Some(rule) = first_match(&c.rules, info) else {
         return Verdict::Allow(Mutations::default());
     };
     let Some(requirement) = &rule.value.requirement else {
@@ -134,7 +134,7 @@ pub fn authenticate(
         else {
             continue;
         };
-        *slot = extract(&provider.locations, &info);
+        *slot = extract(&provider.locations, info);
         let outcome = verify_provider(c, p, provider, slot, keys, cache, req, stats);
         match outcome {
             Ok(o) => {
@@ -156,7 +156,7 @@ pub fn authenticate(
             refetch,
         };
     }
-    let realm = realm(c, &info);
+    let realm = realm(c, info);
     let table = Table {
         outcomes: &outcomes,
         providers: &c.providers,
@@ -165,7 +165,7 @@ pub fn authenticate(
         for &p in &looked_at {
             if let (Some(provider), Some(f)) = (c.providers.get(p), found.get(p)) {
                 if !provider.forward && !f.is_empty() {
-                    strip_tokens(&provider.locations, f, &info, m);
+                    strip_tokens(&provider.locations, f, info, m);
                 }
             }
         }

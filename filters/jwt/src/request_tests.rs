@@ -134,8 +134,9 @@ impl Fixture {
             remote,
         };
         let mut stats = Stats::default();
+        let info = RequestInfo::read(&h, &self.compiled.paths).unwrap();
         let req = Request {
-            headers: &h,
+            info: &info,
             now_ns: NOW_NS,
             may_wait,
             kid_wait: may_wait,
@@ -471,8 +472,9 @@ fn cors_preflight_bypass() {
         compiled: &f.compiled,
         remote: vec![],
     };
+    let info2 = RequestInfo::from_headers(&h2);
     let req = Request {
-        headers: &h2,
+        info: &info2,
         now_ns: NOW_NS,
         may_wait: true,
         kid_wait: true,
@@ -485,8 +487,9 @@ fn cors_preflight_bypass() {
         &mut Stats::default(),
     );
     assert_eq!(v, Verdict::Allow(Mutations::default()));
+    let info = RequestInfo::from_headers(&h);
     let req = Request {
-        headers: &h,
+        info: &info,
         now_ns: NOW_NS,
         may_wait: true,
         kid_wait: true,
@@ -512,4 +515,30 @@ fn token_from_a_query_parameter_is_stripped_from_the_path() {
     let path = format!("/api?x=1&access_token={t}");
     let m = allowed(f.run(&path, &[]));
     assert_eq!(m.path.as_deref(), Some("/api?x=1"));
+}
+
+#[test]
+fn rules_see_the_canonical_path_and_a_rewrite_keeps_it() {
+    let mut f = fixture(|c| {
+        c["path_normalization"] = json!({"action": "rewrite"});
+        c["providers"]["a"]["from_params"] = json!(["access_token"]);
+    });
+    let no_scope = f.token_a(json!({"scope": "read", "tenant": "acme"}));
+    for path in [
+        "//admin",
+        "/%61dmin",
+        "/x/../admin",
+        "/admin;x",
+        "/./admin/",
+    ] {
+        let (_, reason) = denial(f.run(&format!("{path}?access_token={no_scope}"), &[]));
+        assert_eq!(reason, DenyReason::Forbidden, "{path}");
+    }
+    let ok = f.token_a(json!({"scope": "admin", "tenant": "acme"}));
+    let m = allowed(f.run(&format!("/x/../%61dmin?access_token={ok}&keep=1"), &[]));
+    assert_eq!(
+        m.path.as_deref(),
+        Some("/admin?keep=1"),
+        "the token is stripped from the canonical path"
+    );
 }

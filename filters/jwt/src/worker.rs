@@ -4,11 +4,13 @@
 
 use crate::cache::TokenCache;
 use crate::compile::{Compiled, KeySource};
+use crate::error::DenyReason;
 use crate::fetcher::{Fetched, Fetcher};
 use crate::keystore::{Availability, Keys, RemoteKeys};
 use crate::metrics::Metrics;
 use crate::request::{authenticate, KeyView, Request, Stats, Verdict};
 use palisade_core::host::Host;
+use palisade_core::request::canonical_request;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -176,12 +178,20 @@ impl Worker {
         let since = resume.map(|r| r.since);
         let now = host.unix_nanos();
         let mut stats = Stats::default();
+        let info = match canonical_request(host, context_id, headers, &self.compiled.paths) {
+            Ok(info) => info,
+            Err(refusal) => {
+                let verdict = Verdict::Deny(refusal.to_denial(), DenyReason::NonCanonicalPath);
+                self.metrics.count(host, &verdict, stats);
+                return verdict;
+            }
+        };
         let view = View {
             compiled: &self.compiled,
             remotes: &self.remotes,
         };
         let req = Request {
-            headers,
+            info: &info,
             now_ns: now,
             may_wait,
             kid_wait: room && resume.is_none_or(|r| r.may_wait && !r.fetched),

@@ -289,3 +289,22 @@ fn waiting_requests_are_bounded() {
     assert_eq!(status(&v), 401, "no room to wait: answered at once");
     assert_eq!(w.waiting(), MAX_WAITING);
 }
+
+#[test]
+fn a_non_canonical_path_is_refused_before_any_rule() {
+    let host = MockHost::new();
+    let mut w = worker(&host);
+    let mut h = request("t");
+    h[1].1 = "//api".into();
+    let v = w.decide(&host, 1, &h, &cell(), None);
+    assert_eq!(status(&v), 400);
+    assert!(matches!(v, Verdict::Deny(_, DenyReason::NonCanonicalPath)));
+    assert_eq!(
+        host.metric("palisade_jwt_denied_non_canonical_path"),
+        Some(1)
+    );
+    assert!(
+        host.calls().is_empty(),
+        "no key fetch for a refused request"
+    );
+}

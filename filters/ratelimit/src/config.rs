@@ -18,7 +18,7 @@ use crate::key::{KeyPart, KeySource};
 use crate::stats::metric_part;
 use palisade_core::config::{parse, ConfigDuration};
 use palisade_core::route::{RouteMatch, RouteMatcher, Routed};
-use palisade_core::ConfigError;
+use palisade_core::{ConfigError, PathNormalization};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -67,6 +67,9 @@ pub struct Config {
     /// A rate-limit service (RLS v3): global mode. Local limits then only apply when it fails.
     #[serde(default)]
     pub service: Option<ServiceConfig>,
+    /// What a request whose path is not canonical gets (before any rule is matched; also in shadow mode).
+    #[serde(default)]
+    pub path_normalization: PathNormalization,
 }
 
 /// Which rate-limit fields answers carry.
@@ -207,6 +210,8 @@ pub struct Compiled {
     pub headers_on_allowed: bool,
     /// Global mode.
     pub service: Option<ServiceConfig>,
+    /// What a path not in canonical form gets.
+    pub paths: PathNormalization,
 }
 
 /// Parses and compiles the plugin configuration.
@@ -250,6 +255,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
         legacy_headers: config.response_headers.legacy,
         headers_on_allowed: config.response_headers.on_allowed,
         service: config.service,
+        paths: config.path_normalization,
     })
 }
 

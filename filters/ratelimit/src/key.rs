@@ -10,7 +10,7 @@ pub enum KeySource {
     ClientIp,
     /// A request header (a JWT claim is the header the jwt filter sets).
     Header(String),
-    /// The path without query.
+    /// The canonical path without query (lower-case when `path_normalization.case_insensitive`).
     Path,
     /// The method.
     Method,
@@ -76,7 +76,7 @@ pub fn resolve(
             let value = match &part.source {
                 KeySource::ClientIp => client_ip()?,
                 KeySource::Header(name) => req.header(name)?.to_string(),
-                KeySource::Path => req.path_only().to_string(),
+                KeySource::Path => req.key_path().into_owned(),
                 KeySource::Method => req.method.to_string(),
                 KeySource::Rule(name) => name.clone(),
             };

@@ -11,6 +11,7 @@ use crate::slot_table::{SlotTable, TableError};
 use crate::stats::{RuleStats, Stats};
 use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::host::{Body, HeaderMap};
+use palisade_core::request::canonical_request;
 use palisade_core::route::RequestInfo;
 use palisade_core::{Decision, Host};
 use std::cell::OnceCell;
@@ -113,7 +114,14 @@ impl RequestLimiter {
     pub fn on_request_headers(&mut self, host: &dyn Host) -> Decision {
         let limiter = Rc::clone(&self.limiter);
         let headers = host.headers(HeaderMap::Request);
-        let req = RequestInfo::from_headers(&headers);
+        let req = match canonical_request(host, self.context_id, &headers, &limiter.config.paths) {
+            Ok(req) => req,
+            Err(refusal) => {
+                self.state = State::Done;
+                limiter.stats.non_canonical_path.inc(host);
+                return Decision::Deny(refusal.to_denial());
+            }
+        };
         // Read at most once, and only if a rule's key needs it.
         let ip = OnceCell::new();
         let client_ip = || {

@@ -353,3 +353,39 @@ fn without_local_limits_the_failure_mode_decides() {
         }
     }
 }
+
+#[test]
+fn spellings_of_a_path_share_its_budget() {
+    let host = host_from("10.0.0.1");
+    let config = r#"{"rules": [{"name": "per-path", "match": {"path_separated_prefix": "/api"},
+        "key": ["path"], "limits": [{"requests": 1, "per": "1m"}]}],
+        "path_normalization": {"action": "rewrite", "case_insensitive": true}}"#;
+    let l = limiter(&host, config);
+    request(&host, "/api/items/1", &[]);
+    assert_eq!(decide(&l, &host), Decision::Continue);
+    for spelling in [
+        "//api/items/1",
+        "/api/items/%31",
+        "/api/x/../items/1",
+        "/api/items/1;v=2",
+        "/API/Items/1",
+    ] {
+        request(&host, spelling, &[]);
+        assert_eq!(denial(decide(&l, &host)).status, 429, "{spelling}");
+    }
+}
+
+#[test]
+fn a_non_canonical_path_is_refused_by_default() {
+    let host = host_from("10.0.0.1");
+    let l = limiter(&host, PER_IP);
+    request(&host, "/a//b", &[]);
+    let d = denial(decide(&l, &host));
+    assert_eq!(d.status, 400);
+    assert_eq!(
+        host.metric("palisade_ratelimit_non_canonical_path"),
+        Some(1)
+    );
+    request(&host, "/a%2Fb", &[]);
+    assert_eq!(denial(decide(&l, &host)).status, 400);
+}

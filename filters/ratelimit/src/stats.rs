@@ -30,6 +30,8 @@ pub struct Stats {
     pub service_errors: Counter,
     /// Decisions made by the local limits because the service failed.
     pub fallbacks: Counter,
+    /// Requests refused (400) for a path not in canonical form (`path_normalization`).
+    pub non_canonical_path: Counter,
 }
 
 /// A rule name as a metric name part (`per-ip` → `per_ip`).
@@ -59,6 +61,7 @@ impl Stats {
             cas_exhausted: counter("cas_exhausted"),
             service_errors: counter("service_errors"),
             fallbacks: counter("fallbacks"),
+            non_canonical_path: counter("non_canonical_path"),
         }
     }
 

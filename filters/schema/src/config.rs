@@ -22,6 +22,7 @@ use crate::plain::{self, RouteConfig};
 use crate::validator::{Dialect, SchemaSet, SchemaSetBuilder};
 use crate::violation::AnswerStyle;
 use palisade_core::config::{parse, ConfigError};
+use palisade_core::PathNormalization;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -85,6 +86,10 @@ pub struct Config {
     /// callbacks of a request whose headers are held, and the request hangs.
     #[serde(default)]
     pub hold_headers: bool,
+    /// What a request whose path is not canonical gets (before any operation is looked up; also
+    /// in `report_only`). `case_insensitive` is for plain `routes` only: OpenAPI templates are exact.
+    #[serde(default)]
+    pub path_normalization: PathNormalization,
 }
 
 /// Settings of one operation.
@@ -171,6 +176,8 @@ pub struct Compiled {
     /// Hold the headers of a request whose body is validated until the body is (needs Envoy's
     /// `allow_on_headers_stop_iteration`).
     pub hold_headers: bool,
+    /// What a path not in canonical form gets.
+    pub paths: PathNormalization,
 }
 
 /// Parses and compiles the plugin configuration.
@@ -180,6 +187,12 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
 
 /// Compiles a parsed configuration.
 pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
+    if config.path_normalization.case_insensitive && config.openapi.is_some() {
+        return Err(ConfigError::at(
+            "path_normalization.case_insensitive",
+            "OpenAPI path templates match exactly; use plain `routes` to ignore case",
+        ));
+    }
     if config.max_violations == 0 {
         return Err(ConfigError::at(
             "max_violations",
@@ -272,6 +285,7 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
         },
         report_only: config.report_only,
         hold_headers: config.hold_headers,
+        paths: config.path_normalization,
     })
 }
 

@@ -32,6 +32,7 @@ use crate::validator::SchemaId;
 use crate::violation::{denial, Location, Rejection, Violation};
 use palisade_core::decision::Decision;
 use palisade_core::host::{Body, HeaderMap, Host};
+use palisade_core::request::canonical_request;
 use palisade_core::route::RequestInfo;
 use std::rc::Rc;
 
@@ -85,7 +86,13 @@ impl RequestFlow {
         self.state = State::Done;
         let config = Rc::clone(&self.config);
         let headers = host.headers(HeaderMap::Request);
-        let info = RequestInfo::from_headers(&headers);
+        let info = match canonical_request(host, self.context_id, &headers, &config.paths) {
+            Ok(info) => info,
+            Err(refusal) => {
+                self.stats.rejected_non_canonical_path.inc(host);
+                return Decision::Deny(refusal.to_denial());
+            }
+        };
         let (op, captures) = match config.routes.lookup(&info) {
             Lookup::Found(op, captures) => (op, captures),
             Lookup::UnknownPath if matches!(config.routes, Routes::Plain(_)) => {
@@ -124,7 +131,7 @@ impl RequestFlow {
             }
         }
         let mut violations = Vec::new();
-        let parts = RequestParts::new(info.path, &headers, captures);
+        let parts = RequestParts::new(&info.path, &headers, captures);
         for param in &op.params {
             param.check(&parts, &config.schemas, &mut violations);
         }

@@ -544,3 +544,42 @@ fn terse_answers_by_default() {
     assert!(p.get("operation").is_none());
     assert!(p["violations"][0].get("schema").is_none());
 }
+
+#[test]
+fn operations_are_looked_up_on_the_canonical_path() {
+    let cfg = shop_config(json!({"unmatched_path": "pass"}));
+    for path in [
+        "//v1/products/X1",
+        "/v1/%70roducts/X1",
+        "/v1/x/../products/X1",
+    ] {
+        let mut r = request(&cfg, "GET", path, &[]);
+        let (d, p) = denial(r.headers(true));
+        assert_eq!(d.status, 400, "{path}");
+        assert_eq!(
+            p["type"], "https://palisade.dev/problems/non-canonical-path",
+            "{path}"
+        );
+        assert_eq!(r.metric("rejected_non_canonical_path"), 1);
+    }
+    let cfg =
+        shop_config(json!({"unmatched_path": "pass", "path_normalization": {"action": "rewrite"}}));
+    let mut r = request(&cfg, "GET", "//v1/%70roducts/./X1;a=b?x=1", &[]);
+    assert_eq!(
+        pointers(&denial(r.headers(true)).1),
+        vec!["path /productId pattern"],
+        "the operation was found, not skipped"
+    );
+    assert_eq!(
+        r.host.header(HeaderMap::Request, ":path").as_deref(),
+        Some("/v1/products/X1?x=1")
+    );
+}
+
+#[test]
+fn case_insensitive_is_refused_with_openapi() {
+    let mut cfg = json!({"openapi": serde_json::from_str::<Value>(SHOP).unwrap()});
+    cfg["path_normalization"] = json!({"case_insensitive": true});
+    let err = compile(cfg.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path, "path_normalization.case_insensitive");
+}

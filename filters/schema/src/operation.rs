@@ -144,7 +144,7 @@ impl Routes {
     /// Finds the operation of a request.
     pub fn lookup<'a>(&'a self, req: &RequestInfo<'_>) -> Lookup<'a> {
         match self {
-            Routes::Api(api) => api.lookup(req.method, req.path),
+            Routes::Api(api) => api.lookup(req.method, req.path_only()),
             Routes::Plain(rules) => match first_match(rules, req) {
                 Some(rule) => Lookup::Found(&rule.value, Vec::new()),
                 None => Lookup::UnknownPath,

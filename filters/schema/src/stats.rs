@@ -25,6 +25,8 @@ pub struct Stats {
     pub unmatched_operation: Counter,
     /// Violations let through because of `report_only`.
     pub reported: Counter,
+    /// Refused (400): path not canonical, or never safe (`path_normalization`).
+    pub rejected_non_canonical_path: Counter,
 }
 
 impl Stats {
@@ -41,6 +43,7 @@ impl Stats {
             body_too_large: c("body_too_large"),
             unmatched_operation: c("unmatched_operation"),
             reported: c("reported"),
+            rejected_non_canonical_path: c("rejected_non_canonical_path"),
         }
     }
 
