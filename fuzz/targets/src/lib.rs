@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod canonicalize;
 pub mod config;
 pub mod headers_request;
 pub mod input;
@@ -28,6 +29,7 @@ pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target, by name.
 pub const TARGETS: &[Target] = &[
+    ("canonicalize", canonicalize::run),
     ("config", config::run),
     ("headers_request", headers_request::run),
     ("jwks", jwks::run),
