@@ -1,4 +1,4 @@
-//! `cargo xtask fuzz [--target T] [--minutes N] [--parallel P] [--cmin]`: runs the libFuzzer
+//! `cargo xtask fuzz [--target T] [--minutes N] [--parallel P] [--cmin] [--no-build]`: runs the libFuzzer
 //! targets in `fuzz/` (nightly, cargo-fuzz), each for N minutes, P at a time, and prints each
 //! one's executions, coverage and crashes. Building and testing stay on stable: `cargo test`
 //! replays `fuzz/corpus/` and `fuzz/regressions/` through `palisade-fuzz-targets`.
@@ -74,6 +74,7 @@ pub fn cli(args: &[String]) -> Result {
     let mut minutes = 10u64;
     let mut parallel = 1usize;
     let mut cmin = false;
+    let mut build = true;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -91,6 +92,7 @@ pub fn cli(args: &[String]) -> Result {
                     .max(1)
             }
             "--cmin" => cmin = true,
+            "--no-build" => build = false,
             other => return Err(format!("unknown argument `{other}` (see `cargo xtask`)")),
         }
     }
@@ -105,8 +107,10 @@ pub fn cli(args: &[String]) -> Result {
     }
     let chosen = if only.is_empty() { all } else { only };
     setup_fuzz()?;
-    step("build the fuzz targets (nightly, ASan, coverage instrumentation)");
-    run(cargo_fuzz()?.args(["build", "-O"]))?;
+    if build {
+        step("build the fuzz targets (nightly, ASan, coverage instrumentation)");
+        run(cargo_fuzz()?.args(["build", "-O"]))?;
+    }
     let mut outcomes = Vec::new();
     for batch in chosen.chunks(parallel) {
         step(&format!(

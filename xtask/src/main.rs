@@ -26,7 +26,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   check-config FILE... [--filter NAME]
           check filter configurations (a filter's JSON, an Envoy bootstrap, Istio WasmPlugins)
           with the filters' own parsers; prints each error's field path
-  fuzz [--target T]... [--minutes N] [--parallel P] [--cmin]
+  fuzz [--target T]... [--minutes N] [--parallel P] [--cmin] [--no-build]
           run the libFuzzer targets in fuzz/ (nightly, installed on first use), each for N
           minutes (default 10), P at a time; print executions, coverage and crashes
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and

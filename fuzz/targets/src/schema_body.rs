@@ -81,15 +81,15 @@ pub fn run(data: &[u8]) {
     }
     match &strict {
         Ok(v) => assert_eq!(Some(v), lenient.as_ref().ok(), "strict and lenient differ"),
+        // The strict parser stops at the first duplicate, so the rest may be malformed too.
         Err(e) if e.keyword == "duplicateKey" => {
-            let v = lenient
-                .as_ref()
-                .expect("a body refused only for a duplicate key is otherwise JSON");
-            assert!(
-                v.pointer(&e.pointer).is_some(),
-                "duplicate key pointer `{}` names nothing",
-                e.pointer
-            );
+            if let Ok(v) = &lenient {
+                assert!(
+                    v.pointer(&e.pointer).is_some(),
+                    "duplicate key pointer `{}` names nothing",
+                    e.pointer
+                );
+            }
         }
         Err(_) => {}
     }
