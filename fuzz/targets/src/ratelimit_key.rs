@@ -7,9 +7,9 @@
 use crate::input::{header_list, is_json_with_unique_keys, FIELD};
 use palisade_core::headers::{is_valid_name, is_valid_value};
 use palisade_core::host::{HeaderMap, Host};
-use palisade_core::route::RequestInfo;
 use palisade_core::testing::MockHost;
 use palisade_core::Decision;
+use palisade_core::{PathNormalization, RequestInfo};
 use palisade_ratelimit::config::compile;
 use palisade_ratelimit::key::{client_ip, key_hash, resolve};
 use palisade_ratelimit::limiter::{Limiter, RequestLimiter};
@@ -32,7 +32,10 @@ pub fn run(data: &[u8]) {
     let mut parts = rest.splitn(2, |b| *b == FIELD);
     let address = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
     let headers = header_list(parts.next().unwrap_or_default());
-    let req = RequestInfo::from_headers(&headers);
+    // A path the core refuses never reaches key derivation.
+    let Ok(req) = RequestInfo::read(&headers, &PathNormalization::default()) else {
+        return;
+    };
 
     let ip = client_ip(&req, Some(&address), hops);
     let xff: Vec<&str> = headers
