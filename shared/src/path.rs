@@ -222,6 +222,9 @@ fn canonical_segment(raw: &str, options: PathOptions, out: &mut String) -> Resul
             if c == char::REPLACEMENT_CHARACTER {
                 return Err(PathFault::InvalidUtf8);
             }
+            if c.is_control() {
+                return Err(PathFault::ControlCharacter);
+            }
             let mut buf = [0u8; 4];
             for byte in c.encode_utf8(&mut buf).bytes() {
                 push_escape(out, byte);
@@ -237,12 +240,18 @@ fn check_utf8(high: &mut Vec<u8>) -> Result<(), PathFault> {
     if high.is_empty() {
         return Ok(());
     }
-    let ok = std::str::from_utf8(high).is_ok_and(|s| !s.contains(char::REPLACEMENT_CHARACTER));
+    let decoded = std::str::from_utf8(high).map(|s| {
+        (
+            s.contains(char::REPLACEMENT_CHARACTER),
+            s.chars().any(char::is_control),
+        )
+    });
     high.clear();
-    if ok {
-        Ok(())
-    } else {
-        Err(PathFault::InvalidUtf8)
+    match decoded {
+        Ok((false, false)) => Ok(()),
+        // C1 controls (U+0080..U+009F) are control characters too (found by the canonicalize fuzz target).
+        Ok((false, true)) => Err(PathFault::ControlCharacter),
+        _ => Err(PathFault::InvalidUtf8),
     }
 }
 

@@ -148,6 +148,20 @@ fn ambiguous_paths_are_refused() {
 
 #[test]
 #[wasm_bindgen_test]
+fn c1_control_characters_are_refused_raw_or_encoded() {
+    // Found by the canonicalize fuzz target: `%C2%83` (U+0083) passed and decoded to a control.
+    assert_eq!(canon("/a%C2%83b"), Err(PathFault::ControlCharacter));
+    assert_eq!(canon("/a%c2%9fb"), Err(PathFault::ControlCharacter));
+    assert_eq!(canon("/a\u{85}b"), Err(PathFault::ControlCharacter));
+    assert_eq!(
+        canon("/a%C2%A0b").as_deref(),
+        Ok("/a%C2%A0b"),
+        "U+00A0 is no control"
+    );
+}
+
+#[test]
+#[wasm_bindgen_test]
 fn invalid_escapes_and_utf8_are_refused() {
     assert_eq!(canon("/a%"), Err(PathFault::InvalidEscape));
     assert_eq!(canon("/a%4"), Err(PathFault::InvalidEscape));

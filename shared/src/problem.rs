@@ -1,6 +1,6 @@
 //! RFC 9457 problem details: the body of every answer a filter gives instead of the upstream.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// The media type of a problem body.
@@ -19,9 +19,24 @@ pub struct Problem {
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Extension members (`violations`, `retry_after`, ...).
-    #[serde(flatten)]
+    /// Extension members (`violations`, `retry_after`, ...). One named like a member above is
+    /// left out of the body: it would repeat a key, and parsers disagree on which one counts.
+    #[serde(flatten, serialize_with = "extensions_without_members")]
     pub extensions: Map<String, Value>,
+}
+
+/// The members [`Problem`] always writes itself.
+const MEMBERS: [&str; 4] = ["type", "title", "status", "detail"];
+
+fn extensions_without_members<S: Serializer>(
+    extensions: &Map<String, Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(
+        extensions
+            .iter()
+            .filter(|(name, _)| !MEMBERS.contains(&name.as_str())),
+    )
 }
 
 impl Problem {
@@ -76,6 +91,27 @@ mod tests {
         assert_eq!(v["status"], 429);
         assert_eq!(v["detail"], "limit `per-ip` reached");
         assert_eq!(v["retry_after"], 3);
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn an_extension_never_repeats_a_member() {
+        // Found by the `problem` fuzz target: `status` appeared twice in the body.
+        let p = Problem::new(401, "x", "t")
+            .with_detail("d")
+            .with("status", Value::from("999"))
+            .with("title", Value::from("other"))
+            .with("detail", Value::Null)
+            .with("type", Value::from("about:blank"))
+            .with("kept", Value::from(1));
+        let body = String::from_utf8(p.to_body()).unwrap();
+        assert_eq!(
+            body,
+            r#"{"type":"https://palisade.dev/problems/x","title":"t","status":401,"detail":"d","kept":1}"#
+        );
+        let without_detail = Problem::new(400, "y", "t").with("detail", Value::from("sneaky"));
+        let v: Value = serde_json::from_slice(&without_detail.to_body()).unwrap();
+        assert!(v.get("detail").is_none());
     }
 
     #[test]

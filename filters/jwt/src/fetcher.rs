@@ -264,7 +264,7 @@ fn read_body(host: &dyn Host, body_size: usize) -> Result<String, String> {
 }
 
 /// `jwks_uri` of a discovery document whose `issuer` is the configured one (OIDC Discovery §4.3).
-fn jwks_uri(text: &str, issuer: Option<&str>) -> Result<Target, String> {
+pub(crate) fn jwks_uri(text: &str, issuer: Option<&str>) -> Result<Target, String> {
     let doc: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("discovery document is not JSON: {e}"))?;
     if let Some(expected) = issuer {

@@ -35,6 +35,18 @@ pub mod token;
 pub mod verifier;
 pub mod worker;
 
+/// Entry points for the fuzz targets (`fuzz/`) into parts that are otherwise private.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    /// The `jwks_uri` a discovery document names, if its `issuer` is the expected one.
+    pub fn discovery_jwks_uri(
+        text: &str,
+        issuer: Option<&str>,
+    ) -> Result<crate::remote::Target, String> {
+        crate::fetcher::jwks_uri(text, issuer)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_host;
 #[cfg(test)]
