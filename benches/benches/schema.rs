@@ -142,6 +142,10 @@ fn capped_violations(c: &mut Criterion) {
     group.bench_function("1 MiB of bad items, cap 10", |b| {
         b.iter(|| schemas.validate_capped(id, black_box(&worst), 10));
     });
+    let all_good = Value::Array(vec![json!(1); (1 << 20) / 2]);
+    group.bench_function("1 MiB of good items (the floor: one walk)", |b| {
+        b.iter(|| schemas.validate_capped(id, black_box(&all_good), 10));
+    });
     group.bench_function("1 MiB of bad items, all formatted (before)", |b| {
         b.iter(|| schemas.validate(id, black_box(&worst)));
     });

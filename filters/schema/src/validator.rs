@@ -9,7 +9,8 @@ use boon::{
     CompileError, Compiler, Draft, ErrorKind, Format, SchemaIndex, Schemas, UrlLoader,
     ValidationError,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::fmt;
 
@@ -83,6 +84,9 @@ fn fits(v: &Value, min: i64, max: i64) -> Result<(), Box<dyn Error>> {
 pub struct SchemaSetBuilder {
     compiler: Compiler,
     schemas: Schemas,
+    /// For each compiled schema S, `{"not": {"$ref": S}}`: boon checks a `not` subschema in its
+    /// short-circuit mode, so validating against it answers "is S invalid?" without an error tree.
+    negations: HashMap<SchemaIndex, SchemaIndex>,
 }
 
 impl fmt::Debug for SchemaSetBuilder {
@@ -113,6 +117,7 @@ impl SchemaSetBuilder {
         Self {
             compiler,
             schemas: Schemas::new(),
+            negations: HashMap::new(),
         }
     }
 
@@ -126,16 +131,28 @@ impl SchemaSetBuilder {
     /// Compiles the schema at `location` (a URL, with a JSON-pointer fragment for a sub-schema).
     /// Compiling the same location twice gives the same id.
     pub fn compile(&mut self, location: &str) -> Result<SchemaId, String> {
-        self.compiler
+        let id = self
+            .compiler
             .compile(location, &mut self.schemas)
-            .map(SchemaId)
-            .map_err(|e| compile_message(&e))
+            .map_err(|e| compile_message(&e))?;
+        if !self.negations.contains_key(&id) {
+            // Without it (it cannot fail where the schema compiled) validation walks the whole value.
+            let url = format!("urn:palisade:negation:{}", self.negations.len());
+            let wrapper = serde_json::json!({"not": {"$ref": location}});
+            if self.compiler.add_resource(&url, wrapper).is_ok() {
+                if let Ok(negation) = self.compiler.compile(&url, &mut self.schemas) {
+                    self.negations.insert(id, negation);
+                }
+            }
+        }
+        Ok(SchemaId(id))
     }
 
     /// The compiled set.
     pub fn finish(self) -> SchemaSet {
         SchemaSet {
             schemas: self.schemas,
+            negations: self.negations,
         }
     }
 }
@@ -143,6 +160,19 @@ impl SchemaSetBuilder {
 /// Compiled schemas, immutable and shared by every request.
 pub struct SchemaSet {
     schemas: Schemas,
+    negations: HashMap<SchemaIndex, SchemaIndex>,
+}
+
+/// The failures of a value: at most a cap of them kept, and how many there are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Failures {
+    /// The first failures, formatted.
+    pub kept: Vec<SchemaError>,
+    /// How many there are in all, or (when `at_least`) at least.
+    pub total: usize,
+    /// `total` is a lower bound: a huge array or object was searched only far enough to fill
+    /// the cap, so the work is bounded by the cap rather than by the number of bad elements.
+    pub at_least: bool,
 }
 
 impl fmt::Debug for SchemaSet {
@@ -156,23 +186,31 @@ impl fmt::Debug for SchemaSet {
 impl SchemaSet {
     /// Whether `value` is valid against schema `id`.
     pub fn is_valid(&self, id: SchemaId, value: &Value) -> bool {
-        self.schemas.contains(id.0) && self.schemas.validate(value, id.0).is_ok()
+        if !self.schemas.contains(id.0) {
+            return false;
+        }
+        match self.negations.get(&id.0) {
+            // The negation fails exactly when the schema holds; boon stops at its first failure.
+            Some(negation) => self.schemas.validate(value, *negation).is_err(),
+            None => self.schemas.validate(value, id.0).is_ok(),
+        }
     }
 
     /// Every failure of `value` against schema `id` (empty when valid). An id from another set
     /// is reported as one failure rather than a panic.
     pub fn validate(&self, id: SchemaId, value: &Value) -> Vec<SchemaError> {
-        self.validate_capped(id, value, usize::MAX).0
+        self.validate_capped(id, value, usize::MAX).kept
     }
 
-    /// At most `cap` failures of `value` against schema `id`, and how many there are in all.
-    /// Only the failures kept are formatted (pointers, messages): the rest are only counted.
-    pub fn validate_capped(
-        &self,
-        id: SchemaId,
-        value: &Value,
-        cap: usize,
-    ) -> (Vec<SchemaError>, usize) {
+    /// At most `cap` failures of `value` against schema `id`, and how many there are.
+    ///
+    /// A value with an array or object of more than [`WIDE`]`×cap` elements (anywhere in it) is
+    /// decided on the whole value with boon's short-circuit check ([`Self::is_valid`]); if it is
+    /// invalid, the failures are looked for in copies of it whose arrays and objects are cut to
+    /// their first `k` elements (`k = cap, 2·cap, 4·cap, ...`), until `cap` are found or nothing
+    /// is cut any more. So a body of a million bad items costs one pass plus about `cap` items of
+    /// error building, and its total is then reported as a lower bound (`at_least`).
+    pub fn validate_capped(&self, id: SchemaId, value: &Value, cap: usize) -> Failures {
         if !self.schemas.contains(id.0) {
             let error = SchemaError {
                 pointer: String::new(),
@@ -180,34 +218,149 @@ impl SchemaSet {
                 detail: "schema not compiled".into(),
                 schema_location: String::new(),
             };
-            return (vec![error].into_iter().take(cap).collect(), 1);
+            return Failures {
+                kept: vec![error].into_iter().take(cap).collect(),
+                total: 1,
+                at_least: false,
+            };
         }
-        match self.schemas.validate(value, id.0) {
-            Ok(()) => (Vec::new(), 0),
-            Err(e) => {
-                let mut found = Found {
-                    kept: Vec::new(),
-                    total: 0,
-                    cap,
-                };
-                collect(&e, &mut found);
-                if found.total == 0 {
-                    found.keep(|| to_error(&e, "schema"));
+        let wanted = cap.max(1);
+        if widest(value) > wanted.saturating_mul(WIDE) {
+            if self.is_valid(id, value) {
+                return Failures::default();
+            }
+            let mut k = wanted;
+            loop {
+                let mut cut = Cut::default();
+                let copy = truncated(value, k, &mut String::new(), &mut cut);
+                if cut.ancestors.is_empty() {
+                    break;
                 }
-                (found.kept, found.total)
+                let found = self.failures(id, &copy, cap, Some(&cut.ancestors));
+                if found.total >= wanted {
+                    return Failures {
+                        kept: found.kept,
+                        total: found.total,
+                        at_least: true,
+                    };
+                }
+                k = k.saturating_mul(2);
+            }
+        }
+        let found = self.failures(id, value, cap, None);
+        Failures {
+            kept: found.kept,
+            total: found.total,
+            at_least: false,
+        }
+    }
+
+    /// The failures of `value` from boon's full error tree, but none at a pointer in `blocked`
+    /// (in a cut copy: a cut container and its ancestors, whose failures may be artefacts of the
+    /// cut, like `minItems`, `required` or `const`).
+    fn failures<'b>(
+        &self,
+        id: SchemaId,
+        value: &Value,
+        cap: usize,
+        blocked: Option<&'b HashSet<String>>,
+    ) -> Found<'b> {
+        let mut found = Found {
+            kept: Vec::new(),
+            total: 0,
+            cap,
+            blocked,
+        };
+        if let Err(e) = self.schemas.validate(value, id.0) {
+            collect(&e, &mut found);
+            if found.total == 0 && blocked.is_none() {
+                found.keep(|| to_error(&e, "schema"));
+            }
+        }
+        found
+    }
+}
+
+/// Values whose widest array or object has at most this many times `cap` elements are validated
+/// whole, as they always were: building their error tree is cheap enough.
+const WIDE: usize = 64;
+
+/// The most elements of any array or object in `value`.
+fn widest(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(widest).fold(items.len(), usize::max),
+        Value::Object(members) => members.values().map(widest).fold(members.len(), usize::max),
+        _ => 0,
+    }
+}
+
+/// The pointers of the containers a cut shortened, and of all their ancestors.
+#[derive(Default)]
+struct Cut {
+    ancestors: HashSet<String>,
+}
+
+impl Cut {
+    fn shortened(&mut self, pointer: &str) {
+        let mut at = pointer;
+        loop {
+            if !self.ancestors.insert(at.to_string()) {
+                return;
+            }
+            match at.rfind('/') {
+                Some(i) => at = at.get(..i).unwrap_or_default(),
+                None => return,
             }
         }
     }
 }
 
+/// A copy of `value` with every array and object cut to its first `k` elements; `pointer` is
+/// where `value` is (a JSON pointer, as boon writes instance locations).
+fn truncated(value: &Value, k: usize, pointer: &mut String, cut: &mut Cut) -> Value {
+    let len = pointer.len();
+    let copy = match value {
+        Value::Array(items) => {
+            if items.len() > k {
+                cut.shortened(pointer);
+            }
+            let mut copy = Vec::with_capacity(items.len().min(k));
+            for (i, item) in items.iter().take(k).enumerate() {
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                copy.push(truncated(item, k, pointer, cut));
+                pointer.truncate(len);
+            }
+            Value::Array(copy)
+        }
+        Value::Object(members) => {
+            if members.len() > k {
+                cut.shortened(pointer);
+            }
+            let mut copy = Map::new();
+            for (name, member) in members.iter().take(k) {
+                pointer.push('/');
+                pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+                copy.insert(name.clone(), truncated(member, k, pointer, cut));
+                pointer.truncate(len);
+            }
+            Value::Object(copy)
+        }
+        other => other.clone(),
+    };
+    copy
+}
+
 /// Failures kept (at most `cap`) and counted.
-struct Found {
+struct Found<'b> {
     kept: Vec<SchemaError>,
     total: usize,
     cap: usize,
+    /// Failures at these pointers are not counted.
+    blocked: Option<&'b HashSet<String>>,
 }
 
-impl Found {
+impl Found<'_> {
     fn keep(&mut self, make: impl FnOnce() -> SchemaError) {
         self.total = self.total.saturating_add(1);
         if self.kept.len() < self.cap {
@@ -219,7 +372,7 @@ impl Found {
 /// Flattens boon's error tree into the failures a client can act on. `oneOf`/`anyOf`/`not` are
 /// reported as themselves: listing why each alternative failed says more about the schema than
 /// about the request.
-fn collect(e: &ValidationError<'_, '_>, out: &mut Found) {
+fn collect(e: &ValidationError<'_, '_>, out: &mut Found<'_>) {
     match &e.kind {
         ErrorKind::Group
         | ErrorKind::Schema { .. }
@@ -242,7 +395,12 @@ fn collect(e: &ValidationError<'_, '_>, out: &mut Found) {
                     _ => "schema",
                 },
             };
-            out.keep(|| to_error(e, keyword));
+            let blocked = out
+                .blocked
+                .is_some_and(|b| b.contains(&e.instance_location.to_string()));
+            if !blocked {
+                out.keep(|| to_error(e, keyword));
+            }
         }
     }
 }

@@ -183,18 +183,110 @@ fn openapi_integer_formats_check_the_range() {
 }
 
 #[test]
-fn capped_validation_keeps_the_first_failures_and_counts_all() {
+fn capped_validation_of_many_bad_items_builds_only_the_cap() {
     let (set, id) = set_with(
         Dialect::Draft2020,
         json!({"type":"array","items":{"type":"integer","minimum":0}}),
     );
-    let bad = Value::Array(vec![json!(-1); 1000]);
-    let (kept, total) = set.validate_capped(id, &bad, 3);
-    assert_eq!(total, 1000);
-    let pointers: Vec<&str> = kept.iter().map(|e| e.pointer.as_str()).collect();
+    let bad = Value::Array(vec![json!(-1); 100_000]);
+    let found = set.validate_capped(id, &bad, 3);
+    let pointers: Vec<&str> = found.kept.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(pointers, vec!["/0", "/1", "/2"]);
-    let (kept, total) = set.validate_capped(id, &bad, 0);
-    assert!(kept.is_empty());
-    assert_eq!(total, 1000);
-    assert_eq!(set.validate_capped(id, &json!([1, 2]), 3), (Vec::new(), 0));
+    // Only the first 3 items were walked with errors: boon built 3 failures, not 100,000.
+    assert_eq!((found.total, found.at_least), (3, true));
+    let found = set.validate_capped(id, &bad, 0);
+    assert!(found.kept.is_empty());
+    assert_eq!((found.total, found.at_least), (1, true));
+    assert_eq!(
+        set.validate_capped(id, &json!([1, 2]), 3),
+        Failures::default()
+    );
+    assert_eq!(
+        set.validate(id, &bad).len(),
+        100_000,
+        "uncapped still lists all"
+    );
+}
+
+#[test]
+fn capped_validation_finds_sparse_failures_and_counts_exactly_when_it_walks_all() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"array","items":{"type":"integer","minimum":0}}),
+    );
+    let mut items = vec![json!(1); 1000];
+    items[700] = json!(-1);
+    items[999] = json!("x");
+    let found = set.validate_capped(id, &Value::Array(items), 10);
+    let pointers: Vec<&str> = found.kept.iter().map(|e| e.pointer.as_str()).collect();
+    assert_eq!(pointers, vec!["/700", "/999"]);
+    assert_eq!((found.total, found.at_least), (2, false));
+}
+
+#[test]
+fn capped_validation_keeps_the_decision_when_only_the_container_fails() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"array","minItems":50,"maxItems":100,"items":{"minimum":0}}),
+    );
+    // Prefixes are short of minItems: that artefact must not be reported.
+    let fine = Value::Array(vec![json!(1); 60]);
+    assert_eq!(set.validate_capped(id, &fine, 2), Failures::default());
+    let too_long = Value::Array(vec![json!(1); 101]);
+    let found = set.validate_capped(id, &too_long, 2);
+    let keywords: Vec<&str> = found.kept.iter().map(|e| e.keyword.as_str()).collect();
+    assert_eq!(keywords, vec!["maxItems"]);
+    assert_eq!((found.total, found.at_least), (1, false));
+    let (set, id) = set_with(
+        Dialect::Draft7,
+        json!({"type":"object","required":["z"],"additionalProperties":{"type":"string"}}),
+    );
+    let members: serde_json::Map<String, Value> =
+        (0..1000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let found = set.validate_capped(id, &Value::Object(members), 4);
+    assert_eq!(found.kept.len(), 4);
+    assert!(
+        found.kept.iter().all(|e| e.keyword == "type"),
+        "{:?}",
+        found.kept
+    );
+    assert!(found.at_least);
+}
+
+#[test]
+fn capped_validation_is_bounded_for_a_wide_array_deep_in_the_body() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"object","required":["items"],"properties":{"items":{
+            "type":"array","minItems":1000,"items":{"type":"integer","minimum":0}}}}),
+    );
+    let body = json!({"items": vec![json!(-1); 100_000]});
+    let found = set.validate_capped(id, &body, 2);
+    let pointers: Vec<&str> = found.kept.iter().map(|e| e.pointer.as_str()).collect();
+    // No `minItems` from the cut copy, and only 2 of the 100,000 failures built.
+    assert_eq!(pointers, vec!["/items/0", "/items/1"]);
+    assert_eq!((found.total, found.at_least), (2, true));
+    let fine = json!({"items": vec![json!(1); 100_000]});
+    assert_eq!(set.validate_capped(id, &fine, 2), Failures::default());
+}
+
+#[test]
+fn is_valid_agrees_with_full_validation() {
+    let (set, id) = set_with(
+        Dialect::Draft2020,
+        json!({"type":"array","items":{"not":{"const":3}},"contains":{"const":1}}),
+    );
+    for value in [
+        json!([1, 2]),
+        json!([2]),
+        json!([1, 3]),
+        json!("x"),
+        json!([]),
+    ] {
+        assert_eq!(
+            set.is_valid(id, &value),
+            set.validate(id, &value).is_empty(),
+            "{value}"
+        );
+    }
 }

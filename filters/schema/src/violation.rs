@@ -1,7 +1,7 @@
 //! What is wrong with a request, and the one mapping from that to an answer (status and
 //! problem+json body).
 
-use crate::validator::SchemaError;
+use crate::validator::{Failures, SchemaError};
 use palisade_core::decision::Denial;
 use palisade_core::problem::Problem;
 use serde_json::{json, Map, Value};
@@ -105,6 +105,8 @@ pub struct Violations {
     kept: Vec<Violation>,
     total: usize,
     cap: usize,
+    /// `total` is a lower bound (a huge body was searched only far enough to fill the cap).
+    at_least: bool,
 }
 
 impl Default for Violations {
@@ -119,6 +121,7 @@ impl From<Vec<Violation>> for Violations {
             total: kept.len(),
             kept,
             cap: usize::MAX,
+            at_least: false,
         }
     }
 }
@@ -137,6 +140,7 @@ impl Violations {
             kept: Vec::new(),
             total: 0,
             cap,
+            at_least: false,
         }
     }
 
@@ -155,15 +159,13 @@ impl Violations {
 
     /// Adds schema failures of a value at `prefix`: those kept (at most [`Self::room`]) and the
     /// count of all of them.
-    pub fn add_schema_errors(
-        &mut self,
-        location: Location,
-        prefix: &str,
-        (errors, total): (Vec<SchemaError>, usize),
-    ) {
+    pub fn add_schema_errors(&mut self, location: Location, prefix: &str, failures: Failures) {
         let room = self.room();
+        self.at_least |= failures.at_least;
+        let total = failures.total;
         self.kept.extend(
-            errors
+            failures
+                .kept
                 .into_iter()
                 .take(room)
                 .map(|e| Violation::from_schema(location, prefix, e)),
@@ -176,10 +178,16 @@ impl Violations {
         self.total
     }
 
+    /// Whether [`Self::total`] is only a lower bound.
+    pub fn total_is_lower_bound(&self) -> bool {
+        self.at_least
+    }
+
     /// Forgets them all.
     pub fn clear(&mut self) {
         self.kept.clear();
         self.total = 0;
+        self.at_least = false;
     }
 
     /// The violations kept.
@@ -319,15 +327,24 @@ pub fn denial(rejection: &Rejection, style: AnswerStyle, operation: Option<&str>
                 .collect();
             let listed_len = listed.len();
             let total = violations.total().max(violations.len());
+            let at_least = if violations.total_is_lower_bound() {
+                "at least "
+            } else {
+                ""
+            };
             let detail = match total {
-                1 => "the request has 1 violation of the API schema".to_string(),
-                n => format!("the request has {n} violations of the API schema"),
+                1 => format!("the request has {at_least}1 violation of the API schema"),
+                n => format!("the request has {at_least}{n} violations of the API schema"),
             };
             let mut p = Problem::new(400, "invalid-request", "Bad Request")
                 .with_detail(detail)
                 .with("violations", Value::Array(listed));
-            if total > listed_len {
+            if total > listed_len || violations.total_is_lower_bound() {
                 p = p.with("violations_total", json!(total));
+            }
+            if violations.total_is_lower_bound() {
+                // The body was searched only far enough to fill the list: the count is a minimum.
+                p = p.with("violations_total_is_minimum", json!(true));
             }
             p
         }

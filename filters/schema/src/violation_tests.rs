@@ -1,17 +1,17 @@
 use super::*;
 
 fn price_violation() -> Violation {
-    Violation::from_schema(
-        Location::Body,
-        "",
-        SchemaError {
-            pointer: "/items/3/price".into(),
-            keyword: "minimum".into(),
-            detail: "must be >=0, but got -1".into(),
-            schema_location:
-                "urn:palisade:openapi#/components/schemas/Item/properties/price/minimum".into(),
-        },
-    )
+    Violation::from_schema(Location::Body, "", price_error())
+}
+
+fn price_error() -> SchemaError {
+    SchemaError {
+        pointer: "/items/3/price".into(),
+        keyword: "minimum".into(),
+        detail: "must be >=0, but got -1".into(),
+        schema_location: "urn:palisade:openapi#/components/schemas/Item/properties/price/minimum"
+            .into(),
+    }
 }
 
 fn body_of(d: &Denial) -> Value {
@@ -73,6 +73,38 @@ fn terse_answers_omit_schema_details() {
     assert!(body_of(&d).get("max_body_bytes").is_none());
     let d = denial(&Rejection::BodyTooLarge { limit: 1024 }, VERBOSE, None);
     assert_eq!(body_of(&d)["max_body_bytes"], 1024);
+}
+
+#[test]
+fn a_body_searched_only_to_fill_the_list_says_at_least() {
+    let mut v = Violations::new(2);
+    v.add_schema_errors(
+        Location::Body,
+        "",
+        Failures {
+            kept: vec![price_error(), price_error()],
+            total: 2,
+            at_least: true,
+        },
+    );
+    let style = AnswerStyle {
+        verbose: false,
+        max_violations: 2,
+    };
+    let b = body_of(&denial(&Rejection::Invalid(v), style, None));
+    assert_eq!(b["violations"].as_array().unwrap().len(), 2);
+    assert_eq!(b["violations_total"], 2);
+    assert_eq!(b["violations_total_is_minimum"], true);
+    assert_eq!(
+        b["detail"],
+        "the request has at least 2 violations of the API schema"
+    );
+    let b = body_of(&denial(
+        &Rejection::Invalid(vec![price_violation()].into()),
+        style,
+        None,
+    ));
+    assert!(b.get("violations_total_is_minimum").is_none());
 }
 
 #[test]
