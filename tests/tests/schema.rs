@@ -385,14 +385,11 @@ fn a_chunked_oversized_body_is_cut_off_at_the_limit() {
     problem(&resp, 413);
     // The headers were held with the body: the upstream saw nothing.
     assert_eq!(upstream.hits(), 0);
-    // Answered mid-body: Envoy closed the connection before the client could send it all.
-    let received = envoy
-        .stat("http.ingress.downstream_cx_rx_bytes_total")
-        .unwrap();
-    assert!(
-        received < big.len() as u64,
-        "received {received} of {}",
-        big.len()
+    // Refused at the limit, once. (How much of the rest Envoy read off the socket before it
+    // closed the connection depends on timing and socket buffers, so it is not asserted.)
+    assert_eq!(
+        envoy.stat("wasmcustom.palisade_schema_body_too_large"),
+        Some(1)
     );
     // The streaming (unvalidated) image upload is held to its limit too.
     let resp = envoy
