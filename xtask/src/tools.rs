@@ -231,21 +231,7 @@ pub fn setup() -> Result {
     if missing.is_empty() {
         println!("already installed");
     } else {
-        let apt = |args: &[&str]| {
-            let mut cmd = if is_root() {
-                Command::new("apt-get")
-            } else {
-                let mut c = Command::new("sudo");
-                c.arg("apt-get");
-                c
-            };
-            cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            cmd
-        };
-        if run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing)).is_err() {
-            run(&mut apt(&["update"]))?;
-            run(apt(&["install", "-y", "--no-install-recommends"]).args(&missing))?;
-        }
+        apt_install(&missing)?;
     }
 
     step("test rate-limit service (limitador + RLS v3 gRPC, tests/rls-server)");
@@ -278,6 +264,27 @@ pub fn setup() -> Result {
     }
     setup_binaryen()?;
     println!("\nsetup done");
+    Ok(())
+}
+
+/// `apt-get install` (through sudo unless root), updating the package lists once if it fails.
+fn apt_install(packages: &[&str]) -> Result {
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    let install = ["install", "-y", "--no-install-recommends"];
+    if run(apt(&install).args(packages)).is_err() {
+        run(&mut apt(&["update"]))?;
+        run(apt(&install).args(packages))?;
+    }
     Ok(())
 }
 
@@ -318,22 +325,7 @@ fn setup_binaryen() -> Result {
         println!("already installed");
         return Ok(());
     }
-    let apt = |args: &[&str]| {
-        let mut cmd = if is_root() {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        cmd
-    };
-    let install = ["install", "-y", "--no-install-recommends", "binaryen"];
-    if run(&mut apt(&install)).is_err() {
-        run(&mut apt(&["update"]))?;
-        run(&mut apt(&install))?;
-    }
+    apt_install(&["binaryen"])?;
     wasm_opt_binary().map(drop).ok_or_else(|| {
         format!("binaryen installed, but wasm-opt is missing or older than {BINARYEN_MIN_VERSION}")
     })
