@@ -35,7 +35,7 @@ pub enum HostUse {
 
 /// The signature checks of one request, counted per backend.
 pub struct Signatures<'a> {
-    host: Option<&'a dyn Host>,
+    pub(crate) host: Option<&'a dyn Host>,
     /// Checks the host made.
     pub host_checks: Cell<u64>,
     /// Checks the Rust code made.
@@ -99,10 +99,21 @@ fn check_on_host(
         Ok(RustOnlyHeader { salt: None }) => {}
         _ => return None,
     }
-    let Some(signature) = host_signature(host_key, &jws.signature) else {
+    host_decision(host, host_key, &jws.signature, jws.signing_input.as_bytes())
+}
+
+/// The host's decision on a JWS signature (raw `r || s` for ECDSA) over `text`. `None`: the host
+/// failed, let the Rust path decide.
+pub(crate) fn host_decision(
+    host: &dyn Host,
+    host_key: &HostKey,
+    signature: &[u8],
+    text: &[u8],
+) -> Option<Result<(), TokenError>> {
+    let Some(signature) = host_signature(host_key, signature) else {
         return Some(Err(TokenError::BadSignature));
     };
-    match call_verify(host, host_key, signature, jws.signing_input.as_bytes()) {
+    match call_verify(host, host_key, signature, text) {
         Ok(HostVerdict::Valid) => Some(Ok(())),
         Ok(HostVerdict::Invalid(_)) => Some(Err(TokenError::BadSignature)),
         Err(e) => {

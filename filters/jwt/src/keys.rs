@@ -138,11 +138,20 @@ fn classify(error: &jwt_simple::Error) -> Result<(), TokenError> {
     }
 }
 
-/// ES512: a raw `r || s` of 132 bytes, each in [1, n-1] (`Signature::from_slice` checks the range).
+/// ES512 of a token.
 fn check_es512(key: &p521::ecdsa::VerifyingKey, jws: &Jws<'_>) -> Result<(), TokenError> {
+    es512(key, jws.signing_input.as_bytes(), &jws.signature)
+}
+
+/// ES512: a raw `r || s` of 132 bytes, each in [1, n-1] (`Signature::from_slice` checks the range).
+pub(crate) fn es512(
+    key: &p521::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), TokenError> {
     let signature =
-        p521::ecdsa::Signature::from_slice(&jws.signature).map_err(|_| TokenError::BadSignature)?;
-    key.verify(jws.signing_input.as_bytes(), &signature)
+        p521::ecdsa::Signature::from_slice(signature).map_err(|_| TokenError::BadSignature)?;
+    key.verify(message, &signature)
         .map_err(|_| TokenError::BadSignature)
 }
 

@@ -28,6 +28,8 @@ pub mod keys;
 pub mod keystore;
 pub mod metrics;
 pub mod probe;
+#[cfg(feature = "raw")]
+pub mod raw;
 pub mod remote;
 pub mod request;
 pub mod requirements;
