@@ -34,6 +34,26 @@ pub fn optimize(wasm_opt: &Path, module: &Path) -> Result {
     Ok(())
 }
 
+/// Test-only modules the e2e tests load beside the filters (not shipped).
+pub const TEST_MODULES: [&str; 1] = ["palisade-verify-probe"];
+
+/// Builds the test-only modules, each in a cargo run of its own: built together with a filter,
+/// cargo would unify their features into the filter's (the probe turns on jwt's `raw`).
+pub fn build_test_modules() -> Result {
+    step("build test-only modules (release, wasm32-wasip1)");
+    for module in TEST_MODULES {
+        run(cargo().args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            module,
+        ]))?;
+    }
+    Ok(())
+}
+
 /// Builds every filter's `.wasm`, post-processes it and prints the sizes.
 pub fn build() -> Result {
     step("build filters (release, wasm32-wasip1)");
