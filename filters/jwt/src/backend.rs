@@ -113,7 +113,7 @@ pub(crate) fn host_decision(
     let Some(signature) = host_signature(host_key, signature) else {
         return Some(Err(TokenError::BadSignature));
     };
-    match call_verify(host, host_key, signature, text) {
+    match call_verify(host, host_key, &signature, text) {
         Ok(HostVerdict::Valid) => Some(Ok(())),
         Ok(HostVerdict::Invalid(_)) => Some(Err(TokenError::BadSignature)),
         Err(e) => {
@@ -131,7 +131,7 @@ const KEY_CHECK_SIGNATURE: [u8; 8] = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 
 /// Whether the host can use this key: a usable key fails the dummy check as a bad signature; an
 /// unusable one as a bad argument (Envoy 1.37+) or "Failed to initialize digest verify." (older).
 pub fn host_accepts_key(host: &dyn Host, key: &HostKey) -> Result<(), String> {
-    match call_verify(host, key, KEY_CHECK_SIGNATURE.to_vec(), KEY_CHECK_TEXT) {
+    match call_verify(host, key, &KEY_CHECK_SIGNATURE, KEY_CHECK_TEXT) {
         Ok(HostVerdict::Invalid(why)) if why.contains("initialize") => Err(why),
         Ok(_) => Ok(()),
         Err(e) => Err(format!("{e:?}")),

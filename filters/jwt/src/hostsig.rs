@@ -7,6 +7,7 @@ use crate::alg::Alg;
 use crate::keys::Verifier;
 use palisade_core::host::{Host, HostError};
 use prost::Message;
+use std::borrow::Cow;
 
 /// The foreign function's name in Envoy (`source/extensions/common/wasm/foreign.cc`, since 1.30).
 pub const VERIFY_SIGNATURE: &str = "verify_signature";
@@ -62,6 +63,49 @@ pub struct HostKey {
     pub hash: &'static str,
     /// `None` for RSA.
     pub curve: Option<Curve>,
+    /// `VerifySignatureArguments` fields 1 and 2 (hash and key), encoded once: a request only
+    /// appends its signature and text (protobuf fields may come in any order, each once here).
+    prefix: Vec<u8>,
+}
+
+impl HostKey {
+    /// The host form of a key: its DER SubjectPublicKeyInfo, hash and curve.
+    pub fn new(spki: Vec<u8>, hash: &'static str, curve: Option<Curve>) -> Self {
+        let prefix = VerifySignatureArguments {
+            hash_function: hash.to_string(),
+            public_key: spki.clone(),
+            ..VerifySignatureArguments::default()
+        }
+        .encode_to_vec();
+        Self {
+            spki,
+            hash,
+            curve,
+            prefix,
+        }
+    }
+
+    /// The serialized `VerifySignatureArguments` for one check, in one allocation.
+    fn arguments(&self, signature: &[u8], text: &[u8]) -> Vec<u8> {
+        let mut arguments =
+            Vec::with_capacity(self.prefix.len() + signature.len() + text.len() + 12);
+        arguments.extend_from_slice(&self.prefix);
+        put_bytes(3, signature, &mut arguments);
+        put_bytes(4, text, &mut arguments);
+        arguments
+    }
+}
+
+/// A protobuf `bytes` field with prost's wire primitives, from a borrowed slice (the derived
+/// encoder wants owned fields); empty is omitted, as the derived encoder omits proto3 defaults.
+fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    if value.is_empty() {
+        return;
+    }
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(value.len() as u64, buf);
+    buf.extend_from_slice(value);
 }
 
 impl std::fmt::Debug for HostKey {
@@ -101,7 +145,7 @@ pub fn host_key(verifier: &Verifier) -> Result<Option<HostKey>, String> {
         ),
         _ => return Ok(None),
     };
-    Ok(Some(HostKey { spki, hash, curve }))
+    Ok(Some(HostKey::new(spki, hash, curve)))
 }
 
 /// The DER `Ecdsa-Sig-Value` of a JWS ECDSA signature, or `None` when the Rust path refuses it:
@@ -139,17 +183,10 @@ pub enum HostVerdict {
 pub fn call_verify(
     host: &dyn Host,
     key: &HostKey,
-    signature: Vec<u8>,
+    signature: &[u8],
     text: &[u8],
 ) -> Result<HostVerdict, HostError> {
-    let arguments = VerifySignatureArguments {
-        hash_function: key.hash.to_string(),
-        public_key: key.spki.clone(),
-        signature,
-        text: text.to_vec(),
-        public_key_pem: String::new(),
-    };
-    let answer = host.call_foreign_function(VERIFY_SIGNATURE, &arguments.encode_to_vec())?;
+    let answer = host.call_foreign_function(VERIFY_SIGNATURE, &key.arguments(signature, text))?;
     let result = VerifySignatureResult::decode(answer.as_slice())
         .map_err(|e| HostError::Other(format!("verify_signature answer: {e}")))?;
     Ok(if result.result {
@@ -159,11 +196,12 @@ pub fn call_verify(
     })
 }
 
-/// The host's form of a JWS signature for this key; `None`: refused before asking the host.
-pub fn host_signature(key: &HostKey, raw: &[u8]) -> Option<Vec<u8>> {
+/// The host's form of a JWS signature for this key (RSA: as sent, not copied); `None`: refused
+/// before asking the host.
+pub fn host_signature<'a>(key: &HostKey, raw: &'a [u8]) -> Option<Cow<'a, [u8]>> {
     match key.curve {
-        Some(curve) => ecdsa_der(curve, raw),
-        None => Some(raw.to_vec()),
+        Some(curve) => ecdsa_der(curve, raw).map(Cow::Owned),
+        None => Some(Cow::Borrowed(raw)),
     }
 }
 

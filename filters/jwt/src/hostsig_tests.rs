@@ -78,11 +78,7 @@ fn keys_get_their_der_spki_and_hash() {
 
 #[test]
 fn arguments_are_envoys_protobuf() {
-    let key = HostKey {
-        spki: vec![1, 2],
-        hash: "sha256",
-        curve: None,
-    };
+    let key = HostKey::new(vec![1, 2], "sha256", None);
     let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let copy = std::rc::Rc::clone(&seen);
     let host = MockHost::new().with_foreign_function(VERIFY_SIGNATURE, move |args| {
@@ -93,7 +89,7 @@ fn arguments_are_envoys_protobuf() {
         }
         .encode_to_vec())
     });
-    let verdict = call_verify(&host, &key, vec![9], b"t").unwrap();
+    let verdict = call_verify(&host, &key, &[9], b"t").unwrap();
     assert_eq!(
         verdict,
         HostVerdict::Invalid("Failed to verify digest. Error code: 0".into())
@@ -109,27 +105,33 @@ fn arguments_are_envoys_protobuf() {
     ]
     .concat();
     assert_eq!(*seen.borrow(), expected);
+    // The same bytes prost's derived encoder writes for the whole message.
+    let derived = VerifySignatureArguments {
+        hash_function: "sha256".into(),
+        public_key: vec![1, 2],
+        signature: vec![9],
+        text: b"t".to_vec(),
+        public_key_pem: String::new(),
+    }
+    .encode_to_vec();
+    assert_eq!(derived, expected);
 }
 
 #[test]
 fn host_errors_and_garbage_answers_are_errors_not_verdicts() {
-    let key = HostKey {
-        spki: vec![1],
-        hash: "sha256",
-        curve: None,
-    };
+    let key = HostKey::new(vec![1], "sha256", None);
     assert_eq!(
-        call_verify(&MockHost::new(), &key, vec![], b"t"),
+        call_verify(&MockHost::new(), &key, &[], b"t"),
         Err(HostError::NotFound)
     );
     let garbage = MockHost::new().with_foreign_function(VERIFY_SIGNATURE, |_| Ok(vec![0xff; 3]));
     assert!(matches!(
-        call_verify(&garbage, &key, vec![], b"t"),
+        call_verify(&garbage, &key, &[], b"t"),
         Err(HostError::Other(_))
     ));
     let (host, calls) = host_with_verify();
     assert_eq!(
-        call_verify(&host, &key, vec![], b"t"),
+        call_verify(&host, &key, &[], b"t"),
         Err(HostError::BadArgument)
     );
     assert_eq!(calls.get(), 1);

@@ -30,7 +30,7 @@ fn probe_one(host: &dyn Host, jwks: &str, jws: &str) -> Result<(), String> {
         .ok_or("probe key has no host form")?;
     let ask = |signature: &[u8]| {
         let signature = host_signature(key, signature).ok_or("probe signature refused")?;
-        call_verify(host, key, signature, jws.signing_input.as_bytes())
+        call_verify(host, key, &signature, jws.signing_input.as_bytes())
             .map_err(|e| format!("verify_signature: {e:?}"))
     };
     match ask(&jws.signature)? {
