@@ -22,6 +22,9 @@ pub struct Header {
     pub kid: Option<String>,
     /// Its `typ`, if any (already known to be a JWT type).
     pub typ: Option<String>,
+    /// It has a `salt` member, which jwt-simple reads before the signature (such a token stays
+    /// with the Rust path, see `backend`).
+    pub salt: bool,
 }
 
 /// A compact JWS split and decoded.
@@ -138,7 +141,13 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
             "jwt: token header carries a key reference; ignored, only configured keys are used"
         );
     }
-    Ok(Header { alg, kid, typ })
+    let salt = header.contains_key("salt");
+    Ok(Header {
+        alg,
+        kid,
+        typ,
+        salt,
+    })
 }
 
 #[cfg(test)]
@@ -268,7 +277,8 @@ mod tests {
             Header {
                 alg: Alg::Rs256,
                 kid: None,
-                typ: None
+                typ: None,
+                salt: false
             }
         );
     }
