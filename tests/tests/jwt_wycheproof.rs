@@ -1,5 +1,5 @@
-//! Differential test of the jwt signature backends on Google's Wycheproof vectors (issue 12),
-//! through a real Envoy. Wycheproof messages are arbitrary bytes, not JWS signing inputs, so
+//! Differential test of the jwt signature backends on Google's Wycheproof vectors (issue 12) and
+//! the RFC 7515/7520 RS*/ES* examples as raw pairs, through a real Envoy. Wycheproof messages are arbitrary bytes, not JWS signing inputs, so
 //! they go through the test-only verify-probe module (tests/verify-probe): the filter's JWKS
 //! parser, backend binding and signature checks on raw (message, signature) pairs. Two Envoys
 //! load it, one with `signature_backend: host` (Envoy's `verify_signature`, BoringSSL) and one
@@ -239,6 +239,133 @@ fn rsa_groups(skips: &mut Vec<String>) -> Vec<Group> {
     groups
 }
 
+/// The public members of a JWK.
+fn public(jwk: &Value) -> Value {
+    let mut public = jwk.clone();
+    for private in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+        public.as_object_mut().unwrap().remove(private);
+    }
+    public
+}
+
+fn read_json(path: std::path::PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The RFC 7515 appendix and RFC 7520 RS*/ES* examples as raw (signing input, signature) pairs,
+/// so their expired claims play no part: as sent (valid), and tampered (all invalid).
+fn rfc_groups(skips: &mut Vec<String>) -> Vec<Group> {
+    let Some(dir) = palisade_e2e::paths::conformance_dir() else {
+        skips.push("RFC 7515/7520 vectors: conformance data missing".into());
+        return Vec::new();
+    };
+    let jose = dir.join("jose");
+    let mut found = Vec::new();
+    let doc = read_json(jose.join("rfc7515_8037_appendix_vectors.json"));
+    for v in doc["vectors"].as_array().unwrap() {
+        let valid = v["expect_signature_valid"].as_bool().unwrap();
+        found.push((
+            v["id"].as_str().unwrap().to_string(),
+            v["alg"].clone(),
+            v.get("jwk").cloned(),
+            v["jws"].clone(),
+            valid,
+        ));
+    }
+    for file in [
+        "jws_4_1.rsa_v15_signature.json",
+        "jws_4_3.ecdsa_signature.json",
+    ] {
+        let v = read_json(jose.join("rfc7520").join(file));
+        found.push((
+            format!("RFC7520 {file}"),
+            v["input"]["alg"].clone(),
+            Some(v["input"]["key"].clone()),
+            v["output"]["compact"].clone(),
+            true,
+        ));
+    }
+    let mut groups = Vec::new();
+    for (id, alg, jwk, jws, valid) in found {
+        let alg = alg.as_str().unwrap();
+        let Some(jwk) = jwk.filter(|_| {
+            matches!(
+                alg,
+                "RS256" | "RS384" | "RS512" | "ES256" | "ES384" | "ES512"
+            )
+        }) else {
+            skips.push(format!("{id} ({alg}): not an algorithm the host backend checks (compared token by token in jwt_backends.rs)"));
+            continue;
+        };
+        let mut jwk = public(&jwk);
+        jwk["alg"] = json!(alg);
+        let (input, sig) = jws.as_str().unwrap().rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let mut flipped = sig.clone();
+        flipped[sig.len() / 2] ^= 1;
+        let mut forms = vec![
+            (
+                "as sent",
+                sig.clone(),
+                if valid {
+                    TestResult::Valid
+                } else {
+                    TestResult::Invalid
+                },
+            ),
+            ("bit flipped", flipped, TestResult::Invalid),
+            (
+                "one byte short",
+                sig[..sig.len() - 1].to_vec(),
+                TestResult::Invalid,
+            ),
+            (
+                "one byte long",
+                [&sig[..], &[0]].concat(),
+                TestResult::Invalid,
+            ),
+            ("all zero", vec![0; sig.len()], TestResult::Invalid),
+        ];
+        if alg.starts_with("ES") {
+            let (r, s) = sig.split_at(sig.len() / 2);
+            forms.push(("as DER", der_of(r, s), TestResult::Invalid));
+        }
+        let vectors = forms
+            .into_iter()
+            .map(|(what, sig, expected)| Vector {
+                name: format!("{id} ({what})"),
+                msg: input.as_bytes().to_vec(),
+                sig,
+                expected,
+            })
+            .collect();
+        groups.push(Group {
+            file: id,
+            key: alg.to_string(),
+            jwk,
+            vectors,
+        });
+    }
+    groups
+}
+
+/// A DER `Ecdsa-Sig-Value` of r and s (big-endian), for the "DER instead of r||s" attack.
+fn der_of(r: &[u8], s: &[u8]) -> Vec<u8> {
+    let int = |x: &[u8]| {
+        let x = unsigned(x);
+        let pad = x.first().is_some_and(|b| b & 0x80 != 0);
+        let body = [if pad { &[0u8][..] } else { &[] }, x].concat();
+        [&[0x02, body.len() as u8][..], &body].concat()
+    };
+    let body = [int(r), int(s)].concat();
+    let len = if body.len() < 0x80 {
+        vec![body.len() as u8]
+    } else {
+        vec![0x81, body.len() as u8]
+    };
+    [&[0x30][..], &len, &body].concat()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -307,7 +434,8 @@ struct Tally {
 #[test]
 fn wycheproof_vectors_get_the_same_decision_from_both_backends() {
     let mut skips = Vec::new();
-    let mut groups = ecdsa_groups(&mut skips);
+    let mut groups = rfc_groups(&mut skips);
+    groups.extend(ecdsa_groups(&mut skips));
     groups.extend(rsa_groups(&mut skips));
     let upstream = Upstream::start();
     let host = probe("host", &upstream);
@@ -374,13 +502,13 @@ fn wycheproof_vectors_get_the_same_decision_from_both_backends() {
         println!("SKIPPED {s}");
     }
     println!(
-        "{:<32} {:>7} {:>7} {:>9} {:>11}",
+        "{:<50} {:>7} {:>7} {:>9} {:>11}",
         "file", "vectors", "equal", "expected", "key refused"
     );
     let mut total = Tally::default();
     for (file, t) in &tallies {
         println!(
-            "{file:<32} {:>7} {:>7} {:>9} {:>11}",
+            "{file:<50} {:>7} {:>7} {:>9} {:>11}",
             t.vectors, t.equal, t.as_expected, t.key_refused
         );
         total.vectors += t.vectors;
@@ -395,7 +523,7 @@ fn wycheproof_vectors_get_the_same_decision_from_both_backends() {
         println!("KEY REFUSED (Wycheproof valid/acceptable) {n} vectors: {why}");
     }
     println!(
-        "{} vectors x 2 backends: {} equal, {} different, {} as Wycheproof expects, {} on a key the \
+        "{} vectors x 2 backends: {} equal, {} different, {} as expected (Wycheproof, RFC), {} on a key the \
          filter refuses; checks: host backend {host_on_host} on the host + {host_in_wasm} in Wasm, \
          wasm backend {wasm_in_wasm} in Wasm; {} files skipped",
         total.vectors,
@@ -421,6 +549,15 @@ fn wycheproof_vectors_get_the_same_decision_from_both_backends() {
     );
     assert_eq!(wasm_on_host, 0, "signature_backend wasm: never the host");
     assert_eq!(host_on_host, wasm_in_wasm, "the same checks on both");
+    let rfc: usize = tallies
+        .iter()
+        .filter(|(f, _)| f.starts_with("RFC"))
+        .map(|(_, t)| t.vectors)
+        .sum();
+    assert!(
+        rfc >= 25 || palisade_e2e::paths::conformance_dir().is_none(),
+        "the RFC RS*/ES* examples were sent ({rfc})"
+    );
     assert!(
         total.vectors > 6000,
         "the JWS files were all read ({})",
