@@ -50,6 +50,11 @@ impl Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchemaId(usize);
 
+impl SchemaId {
+    /// Stands for a schema whose place was only noted (no set has it).
+    pub(crate) const RECORDED: SchemaId = SchemaId(usize::MAX);
+}
+
 /// One way a value fails its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaError {
