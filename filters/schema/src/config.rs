@@ -40,7 +40,7 @@ const DEPTH_CEILING: usize = 120;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// An OpenAPI 3.0 or 3.1 document (JSON).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lean::document")]
     pub openapi: Option<Value>,
     /// Path prefix of the API; default: the path of the document's first `servers` URL.
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! per-route JSON Schemas (draft 2020-12 and draft-07), with bounded body buffering.
 //!
 //! Layout: [`config`] parses and compiles the JSON config ([`openapi`] with [`dialect30`] and
-//! [`compact`], or
+//! [`compact`], read by [`lean`]; or
 //! [`plain`]) into operations ([`operation`], matched by [`path_template`]); [`params`] reads
 //! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits, [`form`]
 //! reads form bodies; [`validator`]
@@ -18,6 +18,7 @@ pub mod filter;
 pub mod flow;
 pub mod form;
 pub mod json;
+pub mod lean;
 pub mod media;
 pub mod openapi;
 pub mod operation;
