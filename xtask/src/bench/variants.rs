@@ -445,7 +445,7 @@ pub fn catalogue(
     if !modules.has("schema") {
         skipped.push(not_built("schema"));
     }
-    large_description(&mut all, modules);
+    large_description(&mut all, modules, empty_module);
 
     // The gateway (envoy/gateway.yaml's order and keys): every filter in one chain, against the
     // native filters that have an equivalent.
@@ -515,8 +515,27 @@ pub const FLOOR_2W: &str = "floor-2w";
 /// Issue 13: the schema filter with a large OpenAPI description (`palisade_benches::large_api`):
 /// a GET matched among all its templates, a POST validated against a resource schema built from
 /// shared components, and Envoy with two workers (memory per further worker).
-fn large_description(all: &mut Vec<Variant>, modules: &Modules) {
+fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Option<&Path>) {
     let get = || Load::get("/api/orders");
+    let config = json!({"openapi": palisade_benches::large_api()});
+    // What Envoy itself spends on a plugin config this large (the empty filter ignores it).
+    if let Some(path) = empty_module {
+        all.push(
+            Variant::new(
+                "empty-wasm-large",
+                "empty Wasm filter given the large description as config",
+                Kind::Wasm,
+                FLOOR,
+                None,
+                vec![Filter::wasm_module("empty", path, config.clone())],
+                get(),
+                Expect::Admitted,
+            )
+            .probe(get(), 200)
+            .modules(vec![path.to_path_buf()])
+            .own_start(1),
+        );
+    }
     all.push(
         Variant::new(
             FLOOR_2W,
@@ -534,7 +553,6 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules) {
     if !modules.has("schema") {
         return;
     }
-    let config = json!({"openapi": palisade_benches::large_api()});
     let last = palisade_benches::LARGE_API_RESOURCES - 1;
     let read = || Load::get(&format!("/resources{last}/abc-1"));
     let create = |body: Vec<u8>| Load::post_json(&format!("/resources{last}"), body);
