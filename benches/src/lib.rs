@@ -106,7 +106,7 @@ pub const LARGE_API_RESOURCES: usize = 200;
 /// A large OpenAPI 3.0.3 description like real public ones, generated deterministically:
 /// [`LARGE_API_RESOURCES`] resources with five operations each (list, create, read, replace,
 /// delete: 1,000 operations on 400 paths), every resource schema built from shared components
-/// by `$ref`, descriptions everywhere (they are most of a real description's bytes): about 7 MB.
+/// by `$ref`, descriptions everywhere (they are most of a real description's bytes): about 6 MB.
 pub fn large_api() -> Value {
     let text = |what: &str, i: usize| {
         format!(

@@ -354,7 +354,12 @@ fn module_rows(
                 .map(|m| m.len())
                 .sum();
             Some(ModuleRow {
-                name: module_label(&r.variant.modules).unwrap_or_else(|| "none (no filter)".into()),
+                name: match (module_label(&r.variant.modules), r.variant.own_start) {
+                    (Some(label), true) => format!("{label}: {}", r.variant.name),
+                    (Some(label), false) => label,
+                    (None, true) => r.variant.name.clone(),
+                    (None, false) => "none (no filter)".into(),
+                },
                 wasm_bytes: size,
                 load: *load,
                 rss_kib: row.rss_kib,

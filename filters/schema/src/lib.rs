@@ -1,7 +1,8 @@
 //! Palisade schema filter: request validation against an OpenAPI 3.0/3.1 document or plain
 //! per-route JSON Schemas (draft 2020-12 and draft-07), with bounded body buffering.
 //!
-//! Layout: [`config`] parses and compiles the JSON config ([`openapi`] with [`dialect30`], or
+//! Layout: [`config`] parses and compiles the JSON config ([`openapi`] with [`dialect30`] and
+//! [`compact`], read by [`lean`]; or
 //! [`plain`]) into operations ([`operation`], matched by [`path_template`]); [`params`] reads
 //! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits, [`form`]
 //! reads form bodies; [`validator`]
@@ -10,12 +11,14 @@
 #![forbid(unsafe_code)]
 
 pub mod coerce;
+pub mod compact;
 pub mod config;
 pub mod dialect30;
 pub mod filter;
 pub mod flow;
 pub mod form;
 pub mod json;
+pub mod lean;
 pub mod media;
 pub mod openapi;
 pub mod operation;

@@ -3,13 +3,14 @@
 //! `#/components/...` references resolve as written).
 
 use crate::coerce::TypeHint;
+use crate::compact;
 use crate::dialect30;
 use crate::form::FormSpec;
 use crate::media::{is_json_essence, MediaRange};
 use crate::operation::{ApiRoutes, BodySpec, Operation, PathItem, FORM_URLENCODED};
 use crate::params::{ParamCheck, ParamSpec, Style};
 use crate::path_template::PathTemplate;
-use crate::validator::{Dialect, SchemaSetBuilder};
+use crate::validator::{Dialect, SchemaId, SchemaSetBuilder};
 use crate::violation::Location;
 use palisade_core::config::ConfigError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -87,33 +88,32 @@ pub fn compile(
         // The document's schemas take their dialect from its root.
         obj.insert("$schema".into(), json!(dialect.meta_schema()));
     }
+    // First the schemas' pointers, then only what they need is given to the validator.
+    let mut recorder = DocCompiler {
+        doc: &doc,
+        builder: None,
+        options,
+        seen_ids: Vec::new(),
+        pointers: Vec::new(),
+    };
+    walk_paths(&mut recorder)?;
+    let kept = compact::request_document(&doc, &recorder.pointers, DOC_URL);
     builder
         .add_resource(OAS_31_DIALECT, oas_dialect_meta_schema())
-        .and_then(|()| builder.add_resource(DOC_URL, doc.clone()))
+        .and_then(|()| builder.add_resource(DOC_URL, kept))
         .map_err(|e| at("", e))?;
-
     let base_path = match options.base_path {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => server_base_path(&doc),
     };
     let mut compiler = DocCompiler {
         doc: &doc,
-        builder,
+        builder: Some(builder),
         options,
         seen_ids: Vec::new(),
+        pointers: Vec::new(),
     };
-    let mut paths = Vec::new();
-    let items = doc.get("paths").and_then(Value::as_object);
-    for (template, item) in items.into_iter().flatten() {
-        let field = format!("paths.{template}");
-        let template_parsed = PathTemplate::parse(template).map_err(|e| at(&field, e))?;
-        let pointer = format!("/paths/{}", escape_token(template));
-        paths.push(
-            compiler
-                .path_item(template_parsed, &pointer, item)
-                .map_err(|e| e.within(&field).within("openapi"))?,
-        );
-    }
+    let paths = walk_paths(&mut compiler)?;
     for id in options.max_body_by_operation.keys() {
         if !compiler.seen_ids.contains(id) {
             return Err(
@@ -125,11 +125,31 @@ pub fn compile(
     Ok(ApiRoutes::new(base_path, paths))
 }
 
+/// The path items of the document, in its order.
+fn walk_paths(compiler: &mut DocCompiler<'_, '_>) -> Result<Vec<PathItem>, ConfigError> {
+    let at = |path: &str, reason: String| ConfigError::at(path, reason).within("openapi");
+    let mut paths = Vec::new();
+    let items = compiler.doc.get("paths").and_then(Value::as_object);
+    for (template, item) in items.into_iter().flatten() {
+        let field = format!("paths.{template}");
+        let template_parsed = PathTemplate::parse(template).map_err(|e| at(&field, e))?;
+        let pointer = format!("/paths/{}", escape_token(template));
+        paths.push(
+            compiler
+                .path_item(template_parsed, &pointer, item)
+                .map_err(|e| e.within(&field).within("openapi"))?,
+        );
+    }
+    Ok(paths)
+}
+
 struct DocCompiler<'d, 'b> {
     doc: &'d Value,
-    builder: &'b mut SchemaSetBuilder,
+    /// `None`: only record the schemas' pointers (in `pointers`).
+    builder: Option<&'b mut SchemaSetBuilder>,
     options: ApiOptions<'d>,
     seen_ids: Vec<String>,
+    pointers: Vec<String>,
 }
 
 impl DocCompiler<'_, '_> {
@@ -384,13 +404,13 @@ impl DocCompiler<'_, '_> {
         })
     }
 
-    fn compile_at(
-        &mut self,
-        pointer: &str,
-        field: &str,
-    ) -> Result<crate::validator::SchemaId, ConfigError> {
+    fn compile_at(&mut self, pointer: &str, field: &str) -> Result<SchemaId, ConfigError> {
+        let Some(builder) = self.builder.as_deref_mut() else {
+            self.pointers.push(pointer.to_string());
+            return Ok(SchemaId::RECORDED);
+        };
         let location = format!("{DOC_URL}#{}", utf8_percent_encode(pointer, FRAGMENT));
-        self.builder
+        builder
             .compile(&location)
             .map_err(|e| ConfigError::at(field, e))
     }

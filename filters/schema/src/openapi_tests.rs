@@ -248,3 +248,64 @@ fn urlencoded_bodies_get_a_form_reading_with_their_encoding() {
         "openapi.paths./f.post.requestBody.content.application/x-www-form-urlencoded.encoding.ids.style"
     );
 }
+
+/// `n` operations `POST /r<i>`, each body a `$ref` to its own component with a shared one inside.
+fn many_operations(n: usize) -> Value {
+    let mut paths = serde_json::Map::new();
+    let mut schemas = serde_json::Map::new();
+    schemas.insert(
+        "Shared".into(),
+        json!({"type": "object", "description": "prose", "properties": {"v": {"type": "integer"}}}),
+    );
+    for i in 0..n {
+        let body = json!({"required": true, "content": {"application/json": {
+            "schema": {"$ref": format!("#/components/schemas/R{i}")}}}});
+        paths.insert(
+            format!("/r{i}"),
+            json!({"post": {"requestBody": body, "responses": {"200": {"description": "ok"}}}}),
+        );
+        schemas.insert(
+            format!("R{i}"),
+            json!({"type": "object", "required": ["n"], "properties": {
+                "n": {"type": "integer", "minimum": i}, "s": {"$ref": "#/components/schemas/Shared"}}}),
+        );
+    }
+    json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths,
+           "components": {"schemas": schemas}})
+}
+
+#[test]
+fn a_large_description_is_checked_whole_at_configure_and_validated_lazily() {
+    // More operations than compiled schemas are kept: the first ones are compiled again on use.
+    let n = crate::validator::MAX_COMPILED_SCHEMAS / 2;
+    let (routes, schemas) = build(many_operations(n), &BTreeMap::new()).unwrap();
+    for i in [0, n / 2, n - 1, 0] {
+        let Lookup::Found(op, _) = routes.lookup("POST", &format!("/r{i}")) else {
+            panic!("POST /r{i} not found");
+        };
+        let media = MediaType::parse("application/json");
+        let BodyPlan::ValidateJson(id) = op.body.as_ref().unwrap().plan(media.as_ref()) else {
+            panic!("no JSON plan");
+        };
+        assert!(schemas.is_valid(id, &json!({"n": i, "s": {"v": 1}})), "{i}");
+        assert!(
+            !schemas.is_valid(id, &json!({"n": i, "s": {"v": "x"}})),
+            "{i}"
+        );
+        let errors = schemas.validate(id, &json!({"n": -1}));
+        assert_eq!(errors[0].keyword, "minimum", "{i}: {errors:?}");
+    }
+    // A bad component reached only through the last body's `$ref` refuses the whole config.
+    let mut doc = many_operations(n);
+    doc["components"]["schemas"][format!("R{}", n - 1)]["properties"]["n"]["$ref"] =
+        json!("#/components/schemas/Missing");
+    let e = build(doc, &BTreeMap::new()).unwrap_err();
+    assert_eq!(
+        e.path,
+        format!(
+            "openapi.paths./r{}.post.requestBody.content.application/json.schema",
+            n - 1
+        ),
+        "{e}"
+    );
+}

@@ -1,6 +1,7 @@
-//! JSON Schema validation over `boon`: schemas are compiled once (in `on_configure`) into a
-//! [`SchemaSet`]; each request value is checked against one of them and every failure becomes a
-//! [`SchemaError`] with its JSON pointer, keyword and message.
+//! JSON Schema validation over `boon`: schemas are checked once (in `on_configure`: each one
+//! compiles) into a [`SchemaSet`], which compiles them again on first use and keeps a bounded
+//! number compiled; each request value is checked against one of them and every failure becomes
+//! a [`SchemaError`] with its JSON pointer, keyword and message.
 //!
 //! Nothing is ever fetched: every `$ref` resolves to a resource given in config, a standard
 //! meta-schema embedded in boon, or fails at compile time.
@@ -10,6 +11,7 @@ use boon::{
     ValidationError,
 };
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::fmt;
@@ -44,9 +46,14 @@ impl Dialect {
     }
 }
 
-/// A compiled schema in a [`SchemaSet`].
+/// A schema of a [`SchemaSet`]: checked at configure time, compiled on first use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SchemaId(SchemaIndex);
+pub struct SchemaId(usize);
+
+impl SchemaId {
+    /// Stands for a schema whose place was only noted (no set has it).
+    pub(crate) const RECORDED: SchemaId = SchemaId(usize::MAX);
+}
 
 /// One way a value fails its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,13 +87,72 @@ fn fits(v: &Value, min: i64, max: i64) -> Result<(), Box<dyn Error>> {
     }
 }
 
-/// Compiles schemas into a [`SchemaSet`].
-pub struct SchemaSetBuilder {
+/// Most compiled schemas (boon's, every sub-schema counted) kept at once. Beyond it the compiled
+/// forms are dropped and compiled again on use, so a description of thousands of operations costs
+/// its (compact) documents plus at most this many compiled schemas, per VM. A boon schema is about
+/// 1 KiB in Wasm (it has a field for every keyword), so this bounds them to a few MiB.
+pub const MAX_COMPILED_SCHEMAS: usize = 2048;
+
+/// The URL of the negation wrapper of schema `id` (see [`Entry::negation`]).
+fn negation_url(id: usize) -> String {
+    format!("urn:palisade:negation:{id}")
+}
+
+/// The documents (owned by boon's compiler) and the schemas compiled from them so far.
+struct Lazy {
     compiler: Compiler,
     schemas: Schemas,
-    /// For each compiled schema S, `{"not": {"$ref": S}}`: boon checks a `not` subschema in its
-    /// short-circuit mode, so validating against it answers "is S invalid?" without an error tree.
-    negations: HashMap<SchemaIndex, SchemaIndex>,
+    entries: HashMap<usize, Entry>,
+}
+
+/// A schema compiled in the current [`Lazy::schemas`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    schema: SchemaIndex,
+    /// `{"not": {"$ref": S}}`: boon checks a `not` subschema in its short-circuit mode, so
+    /// validating against it answers "is S invalid?" without an error tree (compiled on first
+    /// use by [`SchemaSet::is_valid`]; `None` also when it did not compile).
+    negation: Option<SchemaIndex>,
+}
+
+impl Lazy {
+    /// The compiled schema `id` at `location`, compiled now if it is not (with its negation
+    /// when `negate`), after dropping every compiled schema if there are too many.
+    fn entry(&mut self, id: usize, location: &str, negate: bool) -> Result<Entry, String> {
+        let known = self.entries.get(&id).copied();
+        if let Some(entry) = known.filter(|e| e.negation.is_some() || !negate) {
+            return Ok(entry);
+        }
+        if known.is_none() && self.schemas.size() >= MAX_COMPILED_SCHEMAS {
+            self.schemas = Schemas::new();
+            self.entries.clear();
+        }
+        let schema = match known {
+            Some(entry) => entry.schema,
+            None => self
+                .compiler
+                .compile(location, &mut self.schemas)
+                .map_err(|e| compile_message(&e))?,
+        };
+        let negation = if negate {
+            // It cannot fail where the schema compiled; without it validation walks the whole value.
+            self.compiler
+                .compile(&negation_url(id), &mut self.schemas)
+                .ok()
+        } else {
+            None
+        };
+        let entry = Entry { schema, negation };
+        self.entries.insert(id, entry);
+        Ok(entry)
+    }
+}
+
+/// Collects schemas and checks that they compile, into a [`SchemaSet`].
+pub struct SchemaSetBuilder {
+    lazy: Lazy,
+    locations: Vec<String>,
+    ids: HashMap<String, usize>,
 }
 
 impl fmt::Debug for SchemaSetBuilder {
@@ -115,52 +181,56 @@ impl SchemaSetBuilder {
             func: |v| fits(v, i64::MIN, i64::MAX),
         });
         Self {
-            compiler,
-            schemas: Schemas::new(),
-            negations: HashMap::new(),
+            lazy: Lazy {
+                compiler,
+                schemas: Schemas::new(),
+                entries: HashMap::new(),
+            },
+            locations: Vec::new(),
+            ids: HashMap::new(),
         }
     }
 
     /// Makes a document available to `$ref` (and to [`Self::compile`]) under `url`.
     pub fn add_resource(&mut self, url: &str, document: Value) -> Result<(), String> {
-        self.compiler
+        self.lazy
+            .compiler
             .add_resource(url, document)
             .map_err(|e| compile_message(&e))
     }
 
-    /// Compiles the schema at `location` (a URL, with a JSON-pointer fragment for a sub-schema).
-    /// Compiling the same location twice gives the same id.
+    /// Checks that the schema at `location` (a URL, with a JSON-pointer fragment for a
+    /// sub-schema) compiles, so every error shows at configure time; the compiled form may be
+    /// dropped (see [`MAX_COMPILED_SCHEMAS`]) and compiled again on use. The same location twice
+    /// gives the same id.
     pub fn compile(&mut self, location: &str) -> Result<SchemaId, String> {
-        let id = self
-            .compiler
-            .compile(location, &mut self.schemas)
-            .map_err(|e| compile_message(&e))?;
-        if !self.negations.contains_key(&id) {
-            // Without it (it cannot fail where the schema compiled) validation walks the whole value.
-            let url = format!("urn:palisade:negation:{}", self.negations.len());
-            let wrapper = serde_json::json!({"not": {"$ref": location}});
-            if self.compiler.add_resource(&url, wrapper).is_ok() {
-                if let Ok(negation) = self.compiler.compile(&url, &mut self.schemas) {
-                    self.negations.insert(id, negation);
-                }
-            }
+        if let Some(&id) = self.ids.get(location) {
+            return Ok(SchemaId(id));
         }
+        let id = self.locations.len();
+        self.lazy.entry(id, location, false)?;
+        let wrapper = serde_json::json!({"not": {"$ref": location}});
+        // Failing only loses the short-circuit check (see `Entry::negation`).
+        let _ = self.lazy.compiler.add_resource(&negation_url(id), wrapper);
+        self.locations.push(location.to_string());
+        self.ids.insert(location.to_string(), id);
         Ok(SchemaId(id))
     }
 
-    /// The compiled set.
+    /// The checked set.
     pub fn finish(self) -> SchemaSet {
         SchemaSet {
-            schemas: self.schemas,
-            negations: self.negations,
+            lazy: RefCell::new(self.lazy),
+            locations: self.locations,
         }
     }
 }
 
-/// Compiled schemas, immutable and shared by every request.
+/// Checked schemas, shared by every request, compiled on first use (at most
+/// [`MAX_COMPILED_SCHEMAS`] kept compiled).
 pub struct SchemaSet {
-    schemas: Schemas,
-    negations: HashMap<SchemaIndex, SchemaIndex>,
+    lazy: RefCell<Lazy>,
+    locations: Vec<String>,
 }
 
 /// The failures of a value: at most a cap of them kept, and how many there are.
@@ -178,7 +248,11 @@ pub struct Failures {
 impl fmt::Debug for SchemaSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchemaSet")
-            .field("size", &self.schemas.size())
+            .field("schemas", &self.locations.len())
+            .field(
+                "compiled",
+                &self.lazy.try_borrow().map(|l| l.schemas.size()).ok(),
+            )
             .finish()
     }
 }
@@ -186,14 +260,26 @@ impl fmt::Debug for SchemaSet {
 impl SchemaSet {
     /// Whether `value` is valid against schema `id`.
     pub fn is_valid(&self, id: SchemaId, value: &Value) -> bool {
-        if !self.schemas.contains(id.0) {
-            return false;
-        }
-        match self.negations.get(&id.0) {
+        self.with_compiled(id, true, |schemas, entry| match entry.negation {
             // The negation fails exactly when the schema holds; boon stops at its first failure.
-            Some(negation) => self.schemas.validate(value, *negation).is_err(),
-            None => self.schemas.validate(value, id.0).is_ok(),
-        }
+            Some(negation) => schemas.validate(value, negation).is_err(),
+            None => schemas.validate(value, entry.schema).is_ok(),
+        })
+        .unwrap_or(false)
+    }
+
+    /// `f` over schema `id`, compiled; `None` for an id of another set (or a schema that no
+    /// longer compiles, which cannot be: every one compiled at configure time).
+    fn with_compiled<R>(
+        &self,
+        id: SchemaId,
+        negate: bool,
+        f: impl FnOnce(&Schemas, Entry) -> R,
+    ) -> Option<R> {
+        let location = self.locations.get(id.0)?;
+        let mut lazy = self.lazy.try_borrow_mut().ok()?;
+        let entry = lazy.entry(id.0, location, negate).ok()?;
+        Some(f(&lazy.schemas, entry))
     }
 
     /// Every failure of `value` against schema `id` (empty when valid). An id from another set
@@ -211,7 +297,7 @@ impl SchemaSet {
     /// is cut any more. So a body of a million bad items costs one pass plus about `cap` items of
     /// error building, and its total is then reported as a lower bound (`at_least`).
     pub fn validate_capped(&self, id: SchemaId, value: &Value, cap: usize) -> Failures {
-        if !self.schemas.contains(id.0) {
+        if self.with_compiled(id, false, |_, _| ()).is_none() {
             let error = SchemaError {
                 pointer: String::new(),
                 keyword: "$ref".into(),
@@ -271,12 +357,14 @@ impl SchemaSet {
             cap,
             blocked,
         };
-        if let Err(e) = self.schemas.validate(value, id.0) {
-            collect(&e, &mut found);
-            if found.total == 0 && blocked.is_none() {
-                found.keep(|| to_error(&e, "schema"));
+        self.with_compiled(id, false, |schemas, entry| {
+            if let Err(e) = schemas.validate(value, entry.schema) {
+                collect(&e, &mut found);
+                if found.total == 0 && blocked.is_none() {
+                    found.keep(|| to_error(&e, "schema"));
+                }
             }
-        }
+        });
         found
     }
 }

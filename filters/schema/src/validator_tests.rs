@@ -290,3 +290,41 @@ fn is_valid_agrees_with_full_validation() {
         );
     }
 }
+
+#[test]
+fn schemas_beyond_the_compiled_bound_are_compiled_again_on_use() {
+    let count = MAX_COMPILED_SCHEMAS + 500;
+    let defs: Map<String, Value> = (0..count)
+        .map(|i| (format!("d{i}"), json!({"type": "integer", "minimum": i})))
+        .collect();
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource("urn:test:many", json!({"$defs": defs}))
+        .unwrap();
+    let ids: Vec<SchemaId> = (0..count)
+        .map(|i| b.compile(&format!("urn:test:many#/$defs/d{i}")).unwrap())
+        .collect();
+    let set = b.finish();
+    assert!(set.lazy.borrow().schemas.size() <= MAX_COMPILED_SCHEMAS);
+    for (i, id) in ids.iter().enumerate().rev().chain(ids.iter().enumerate()) {
+        assert!(set.is_valid(*id, &json!(i)), "{i}");
+        assert!(!set.is_valid(*id, &json!(i as i64 - 1)), "{i}");
+        assert_eq!(
+            set.validate(*id, &json!(i as i64 - 1))[0].keyword,
+            "minimum"
+        );
+        assert!(set.lazy.borrow().schemas.size() <= MAX_COMPILED_SCHEMAS + 3);
+    }
+}
+
+#[test]
+fn a_bad_schema_is_refused_when_checked_not_on_first_use() {
+    let mut b = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    b.add_resource(
+        "urn:test:bad",
+        json!({"$defs": {"ok": {"type": "string"}, "bad": {"$ref": "#/$defs/missing"}}}),
+    )
+    .unwrap();
+    assert!(b.compile("urn:test:bad#/$defs/ok").is_ok());
+    let err = b.compile("urn:test:bad#/$defs/bad").unwrap_err();
+    assert!(err.contains("missing"), "{err}");
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Starts a variant's Envoy; `Err` holds its log.
 pub fn start(variant: &Variant) -> std::result::Result<Envoy, String> {
-    let mut builder = Envoy::builder().concurrency(1);
+    let mut builder = Envoy::builder().concurrency(variant.concurrency);
     for filter in &variant.filters {
         builder = builder.filter(filter.clone());
     }
@@ -120,11 +120,13 @@ pub fn measure_load_times(variants: &[Variant], starts: usize) -> Vec<(String, D
     let mut seen: Vec<Vec<PathBuf>> = Vec::new();
     let mut out = Vec::new();
     for v in variants {
-        let floor = v.id == FLOOR;
-        if !floor && (v.modules.is_empty() || seen.contains(&v.modules)) {
+        let own = v.id == FLOOR || v.own_start;
+        if !own && (v.modules.is_empty() || seen.contains(&v.modules)) {
             continue;
         }
-        seen.push(v.modules.clone());
+        if !v.own_start {
+            seen.push(v.modules.clone());
+        }
         let mut times = Vec::new();
         for _ in 0..starts {
             let t = Instant::now();

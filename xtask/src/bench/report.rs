@@ -118,7 +118,7 @@ impl Machine {
             format!("- Machine: {model}, {cpus} CPUs, {mem_gib} GiB, Linux {}", kernel.trim()),
             format!("- Envoy: {}", super::envoy_version(envoy)),
             format!(
-                "- Load: wrk, 1 thread, {CONNECTIONS} keep-alive connections, HTTP/1.1; Envoy `--concurrency 1`{}",
+                "- Load: wrk, 1 thread, {CONNECTIONS} keep-alive connections, HTTP/1.1; Envoy `--concurrency 1` (2 where a row says so){}",
                 if pinned { "; Envoy pinned to CPU 0, wrk to CPU 1" } else { "" }
             ),
             format!(

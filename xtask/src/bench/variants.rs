@@ -66,6 +66,11 @@ pub struct Variant {
     pub probes: Vec<Probe>,
     /// The `.wasm` modules it loads.
     pub modules: Vec<PathBuf>,
+    /// Envoy worker threads.
+    pub concurrency: u32,
+    /// Its start-to-ready and memory are reported on their own (a config or worker count of its
+    /// own), not only per module set.
+    pub own_start: bool,
 }
 
 /// The id of the floor variant.
@@ -157,7 +162,16 @@ impl Variant {
             expect,
             probes: Vec::new(),
             modules: Vec::new(),
+            concurrency: 1,
+            own_start: false,
         }
+    }
+
+    /// Reported on its own in the module table, with `workers` Envoy workers.
+    fn own_start(mut self, workers: u32) -> Self {
+        self.concurrency = workers;
+        self.own_start = true;
+        self
     }
 
     fn probe(mut self, load: Load, status: u16) -> Self {
@@ -431,6 +445,7 @@ pub fn catalogue(
     if !modules.has("schema") {
         skipped.push(not_built("schema"));
     }
+    large_description(&mut all, modules, empty_module);
 
     // The gateway (envoy/gateway.yaml's order and keys): every filter in one chain, against the
     // native filters that have an equivalent.
@@ -492,4 +507,103 @@ pub fn catalogue(
 
 fn not_built(filter: &str) -> String {
     format!("{filter}: palisade_{filter}.wasm is not built (filter not landed, or it does not compile); its variants are skipped")
+}
+
+/// The floor with two workers, for the memory of a further worker.
+pub const FLOOR_2W: &str = "floor-2w";
+
+/// Issue 13: the schema filter with a large OpenAPI description (`palisade_benches::large_api`):
+/// a GET matched among all its templates, a POST validated against a resource schema built from
+/// shared components, and Envoy with two workers (memory per further worker).
+fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Option<&Path>) {
+    let get = || Load::get("/api/orders");
+    let config = json!({"openapi": palisade_benches::large_api()});
+    // What Envoy itself spends on a plugin config this large (the empty filter ignores it).
+    if let Some(path) = empty_module {
+        all.push(
+            Variant::new(
+                "empty-wasm-large",
+                "empty Wasm filter given the large description as config",
+                Kind::Wasm,
+                FLOOR,
+                None,
+                vec![Filter::wasm_module("empty", path, config.clone())],
+                get(),
+                Expect::Admitted,
+            )
+            .probe(get(), 200)
+            .modules(vec![path.to_path_buf()])
+            .own_start(1),
+        );
+    }
+    all.push(
+        Variant::new(
+            FLOOR_2W,
+            "no filter, 2 workers",
+            Kind::Floor,
+            FLOOR_2W,
+            None,
+            vec![],
+            get(),
+            Expect::Admitted,
+        )
+        .probe(get(), 200)
+        .own_start(2),
+    );
+    if !modules.has("schema") {
+        return;
+    }
+    let last = palisade_benches::LARGE_API_RESOURCES - 1;
+    let read = || Load::get(&format!("/resources{last}/abc-1"));
+    let create = |body: Vec<u8>| Load::post_json(&format!("/resources{last}"), body);
+    let body = palisade_benches::large_api_body().to_string().into_bytes();
+    let schema = || modules.filter("schema", config.clone());
+    for (id, name, workers, floor) in [
+        (
+            "schema-large-get",
+            "schema, large description: GET",
+            1,
+            FLOOR,
+        ),
+        (
+            "schema-large-2w",
+            "schema, large description: GET, 2 workers",
+            2,
+            FLOOR_2W,
+        ),
+    ] {
+        all.push(
+            Variant::new(
+                id,
+                name,
+                Kind::Wasm,
+                floor,
+                None,
+                vec![schema()],
+                read(),
+                Expect::Admitted,
+            )
+            .probe(read(), 200)
+            .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
+            .probe(Load::get("/elsewhere"), 404)
+            .modules(vec![modules.path("schema")])
+            .own_start(workers),
+        );
+    }
+    all.push(
+        Variant::new(
+            "schema-large-post",
+            "schema, large description: POST (small body; floor: 1 KiB buffered)",
+            Kind::Wasm,
+            FLOOR_1K,
+            None,
+            vec![schema(), Filter::native(configs::native_buffer())],
+            create(body.clone()),
+            Expect::Admitted,
+        )
+        .probe(create(body), 200)
+        .probe(create(br#"{"field0": 1}"#.to_vec()), 400)
+        .modules(vec![modules.path("schema")])
+        .own_start(1),
+    );
 }
