@@ -54,22 +54,18 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Parses a JSON config. An empty configuration is read as `{}`.
+/// Parses a JSON config. An empty configuration is read as `{}`. The error names the innermost
+/// failing field; a syntax error comes before any type error (see [`crate::config_tree`]).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        ConfigError::at(path, strip_position(&inner.to_string()))
-    })?;
-    de.end()
-        .map_err(|e| ConfigError::at(".", strip_position(&e.to_string())))?;
-    Ok(value)
+    let track = crate::config_tree::Track::default();
+    let value = crate::config_tree::read(bytes, &track)
+        .and_then(|node| crate::config_tree::walk(&node, &track));
+    value.map_err(|e| ConfigError::at(track.path(), strip_position(&e.to_string())))
 }
 
 /// serde_json appends " at line 1 column 42"; the field path says more.

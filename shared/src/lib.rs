@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+mod config_tree;
 pub mod decision;
 pub mod headers;
 pub mod host;
