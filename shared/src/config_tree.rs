@@ -295,6 +295,22 @@ impl<'de> Deserializer<'de> for Walker<'de, '_> {
         result.map_err(|e| self.fail(e))
     }
 
+    /// A struct is an object only: serde would also fill one from an array, by position, which
+    /// no config of ours means (and the published JSON Schemas refuse).
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match self.node {
+            Node::Array(_) => {
+                Err(self.fail(de::Error::invalid_type(de::Unexpected::Seq, &"an object")))
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.node {
             Node::String(v) => visitor
@@ -315,7 +331,7 @@ impl<'de> Deserializer<'de> for Walker<'de, '_> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier
+        unit unit_struct seq tuple tuple_struct map identifier
     }
 }
 

@@ -193,9 +193,11 @@ pub struct Compiled {
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     // Tracking the field path costs about a third of reading a large OpenAPI document: it is
     // only needed to name the field of a config that does not parse, so that one is read again.
+    // serde would fill the top-level struct from an array by position: only an object is a config.
+    let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let config = match serde_json::from_slice::<Config>(bytes) {
-        Ok(config) => config,
-        Err(_) => parse::<Config>(bytes)?,
+        Ok(config) if is_object => config,
+        _ => parse::<Config>(bytes)?,
     };
     compile_config(config)
 }

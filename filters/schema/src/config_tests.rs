@@ -127,3 +127,11 @@ fn the_default_dialect_applies_to_plain_schemas() {
         );
     }
 }
+
+#[test]
+fn a_config_is_an_object_never_an_array() {
+    // serde_json alone would read `[]` as the default config, field by position.
+    let e = compile(b" []").err().unwrap();
+    assert_eq!(e.path, ".");
+    assert!(e.reason.contains("expected an object"), "{}", e.reason);
+}
