@@ -56,6 +56,8 @@ fn cargo_fuzz() -> Result<Command> {
     .env_remove("CARGO")
     .env_remove("RUSTC")
     .env_remove("RUSTUP_TOOLCHAIN")
+    // The binaries are looked for in fuzz/target, whatever target dir the caller's cargo uses.
+    .env_remove("CARGO_TARGET_DIR")
     .arg(format!("+{FUZZ_TOOLCHAIN}"))
     .arg("fuzz")
     .current_dir(fuzz_dir());
