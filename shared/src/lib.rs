@@ -9,6 +9,8 @@ pub mod clock;
 pub mod config;
 mod config_tree;
 pub mod decision;
+pub mod driver;
+pub mod edits;
 pub mod headers;
 pub mod host;
 pub mod identity;
@@ -18,7 +20,10 @@ pub mod path_policy;
 pub mod problem;
 pub mod request;
 pub mod route;
+pub mod stage;
 
+#[cfg(feature = "host")]
+pub mod adapter;
 #[cfg(feature = "host")]
 pub mod proxy_host;
 

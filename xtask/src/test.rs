@@ -40,7 +40,7 @@ pub fn test() -> Result {
     for f in crate::build::FILTERS {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
-    run(cmd.args(["--", "-D", "warnings"]))?;
+    run(cmd.args(["-p", "palisade-pipeline", "--", "-D", "warnings"]))?;
     // The test modules' adapters compile for wasm32 only; linted in a run of their own (features).
     let mut cmd = cargo();
     cmd.args(["clippy", "--target", "wasm32-wasip1"]);
