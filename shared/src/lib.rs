@@ -22,6 +22,8 @@ pub mod route;
 pub mod proxy_host;
 
 #[cfg(any(test, feature = "testing"))]
+pub mod counting;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use clock::Clock;
