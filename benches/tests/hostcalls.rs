@@ -280,7 +280,7 @@ fn jwt_es256_cached_token_with_a_claim_forwarded() {
             (Headers, 1),
             (SetHeader, 3),
             (SetProperty, 1),
-            (IncrementMetric, 5),
+            (IncrementMetric, 2),
         ],
     );
 }

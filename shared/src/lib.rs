@@ -19,6 +19,8 @@ pub mod request;
 pub mod route;
 
 #[cfg(feature = "host")]
+pub mod log_level;
+#[cfg(feature = "host")]
 pub mod proxy_host;
 
 #[cfg(any(test, feature = "testing"))]
