@@ -8,6 +8,8 @@
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod driver;
+pub mod edits;
 pub mod headers;
 pub mod host;
 pub mod identity;
@@ -17,7 +19,10 @@ pub mod path_policy;
 pub mod problem;
 pub mod request;
 pub mod route;
+pub mod stage;
 
+#[cfg(feature = "host")]
+pub mod adapter;
 #[cfg(feature = "host")]
 pub mod log_level;
 #[cfg(feature = "host")]

@@ -49,9 +49,15 @@ pub fn wasm_dir() -> PathBuf {
     )
 }
 
-/// The built module of a filter (`headers` → `palisade_headers.wasm`).
+/// The built module of a filter (`headers` → `palisade_headers.wasm`; the bundle `palisade` →
+/// `palisade.wasm`).
 pub fn wasm_module(filter: &str) -> PathBuf {
-    let path = wasm_dir().join(format!("palisade_{filter}.wasm"));
+    let file = if filter == "palisade" {
+        "palisade.wasm".to_string()
+    } else {
+        format!("palisade_{filter}.wasm")
+    };
+    let path = wasm_dir().join(file);
     assert!(
         path.exists(),
         "{} is missing: run `cargo xtask build` (or set PALISADE_WASM_DIR)",

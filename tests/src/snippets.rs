@@ -39,7 +39,7 @@ impl Class {
     }
 
     fn parse(tag: &str) -> Result<Self, String> {
-        let filters = ["headers", "jwt", "ratelimit", "schema"];
+        let filters = ["headers", "jwt", "ratelimit", "schema", "palisade"];
         if let Some(example) = tag.strip_prefix("envoy-fragment:") {
             return Ok(Class::EnvoyFragment(example.to_string()));
         }

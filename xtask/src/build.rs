@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 /// The filters, in gateway order.
 pub const FILTERS: [&str; 4] = ["headers", "jwt", "ratelimit", "schema"];
 
+/// The bundle: every filter as a stage of one module (`palisade.wasm`).
+pub const BUNDLE: &str = "palisade";
+
+/// The bundle's own target directory (see [`build`]).
+fn bundle_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("bundle")
+}
+
 /// Where the release modules land.
 pub fn wasm_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -43,10 +53,31 @@ pub fn build() -> Result {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
     run(&mut cmd)?;
+    // The bundle links the filters as libraries, their entry points off. Cargo also links each
+    // dependency's cdylib, so in the same target directory those entry-less modules would
+    // replace the filters' own `.wasm`: the bundle has a target directory of its own.
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "palisade-pipeline",
+        ])
+        .env("CARGO_TARGET_DIR", bundle_target_dir()))?;
     step("post-process with Binaryen's wasm-opt");
     let wasm_opt = wasm_opt()?;
     for f in FILTERS {
         optimize(&wasm_opt, &wasm_dir().join(format!("palisade_{f}.wasm")))?;
+    }
+    let bundle = bundle_target_dir().join(format!("wasm32-wasip1/release/{BUNDLE}.wasm"));
+    optimize(&wasm_opt, &bundle)?;
+    for suffix in ["wasm", "wasm.symbols"] {
+        let from = bundle.with_extension(suffix);
+        let to = wasm_dir().join(format!("{BUNDLE}.{suffix}"));
+        std::fs::copy(&from, &to)
+            .map_err(|e| format!("{} → {}: {e}", from.display(), to.display()))?;
     }
     Ok(())
 }

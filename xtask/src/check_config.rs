@@ -13,7 +13,7 @@ const USAGE: &str = "usage: cargo xtask check-config FILE... [--filter NAME]
 
   Checks filter configurations with the filters' own parsers and prints each error's field path.
   FILE is a filter's JSON configuration, an Envoy bootstrap (YAML/JSON), Istio WasmPlugin or
-  Envoy Gateway EnvoyExtensionPolicy manifests (YAML). --filter NAME (headers, jwt, ratelimit, schema) names the filter of a plain
+  Envoy Gateway EnvoyExtensionPolicy manifests (YAML). --filter NAME (headers, jwt, ratelimit, schema, or palisade: the bundle) names the filter of a plain
   configuration whose file name does not. Exit status 1 when any configuration is invalid.";
 
 /// Checks a configuration with the filter's `check_config` (parse, then compile; no host).
@@ -23,6 +23,7 @@ pub fn check(filter: &str, json: &[u8]) -> Result<(), ConfigError> {
         "jwt" => palisade_jwt::check_config(json),
         "ratelimit" => palisade_ratelimit::check_config(json),
         "schema" => palisade_schema::check_config(json),
+        "palisade" => palisade::check_config(json),
         other => Err(ConfigError::at(
             ".",
             format!("no filter `{other}` (filters: {})", FILTERS.join(", ")),

@@ -10,6 +10,16 @@ use std::path::Path;
 /// The filters, in gateway order.
 pub const FILTERS: [&str; 4] = ["headers", "jwt", "ratelimit", "schema"];
 
+/// The bundle (`palisade.wasm`): every filter as a stage of one module.
+pub const BUNDLE: &str = "palisade";
+
+/// Whether a name is the bundle's: `palisade`, `.../palisade.wasm`, `oci://.../palisade:0.1.0`.
+fn names_bundle(name: &str) -> bool {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let stem = last.split(['.', ':', '@']).next().unwrap_or(last);
+    stem.eq_ignore_ascii_case(BUNDLE)
+}
+
 /// Envoy's HTTP Wasm filter, whose `config` is a `PluginConfig`.
 const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
@@ -251,7 +261,9 @@ fn identify<'a>(
     default: Option<&str>,
 ) -> Result<Option<String>, String> {
     let mut palisade = false;
+    let mut bundle = false;
     for name in names {
+        bundle |= names_bundle(name);
         let lower = name.to_ascii_lowercase();
         palisade |= lower.contains("palisade");
         // The first filter name after `palisade`: `palisade_jwt`, `.../palisade_jwt.wasm`,
@@ -265,6 +277,7 @@ fn identify<'a>(
     }
     match default {
         Some(f) => Ok(Some(f.to_string())),
+        None if bundle => Ok(Some(BUNDLE.to_string())),
         None if palisade => Err("a Palisade filter, but which one? give --filter".into()),
         None => Ok(None),
     }
@@ -279,6 +292,9 @@ pub fn filter_of_file(path: &Path) -> Result<String, String> {
         .and_then(Path::file_name)
         .and_then(|s| s.to_str())
         .unwrap_or("");
+    if names_bundle(stem) {
+        return Ok(BUNDLE.to_string());
+    }
     for name in [stem, folder] {
         let mut matches = FILTERS.iter().filter(|f| {
             name.split(|c: char| !c.is_ascii_alphanumeric())
@@ -298,11 +314,11 @@ pub fn filter_of_file(path: &Path) -> Result<String, String> {
 
 /// `Ok` for a filter name this workspace has.
 pub fn known_filter(name: &str) -> Result<(), String> {
-    if FILTERS.contains(&name) {
+    if FILTERS.contains(&name) || name == BUNDLE {
         Ok(())
     } else {
         Err(format!(
-            "no filter `{name}` (filters: {})",
+            "no filter `{name}` (filters: {}, or the bundle `{BUNDLE}`)",
             FILTERS.join(", ")
         ))
     }

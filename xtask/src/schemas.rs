@@ -7,7 +7,10 @@
 //! fields); the filter's compiler checks more (regexes, ranges, references between fields),
 //! which `cargo xtask check-config` runs.
 
-use crate::configs::FILTERS;
+use crate::configs::BUNDLE;
+
+/// Every published schema: one per filter, and the bundle's.
+pub const SCHEMAS: [&str; 5] = ["headers", "jwt", "ratelimit", "schema", BUNDLE];
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::Value;
@@ -35,6 +38,7 @@ pub fn schema(filter: &str) -> Option<Value> {
         "jwt" => Some(generate::<palisade_jwt::config::Config>(filter)),
         "ratelimit" => Some(generate::<palisade_ratelimit::config::Config>(filter)),
         "schema" => Some(generate::<palisade_schema::config::Config>(filter)),
+        BUNDLE => Some(generate::<palisade::config::Config>(filter)),
         _ => None,
     }
 }
@@ -48,7 +52,11 @@ fn generate<T: JsonSchema>(filter: &str) -> Value {
     if let Some(root) = schema.as_object_mut() {
         root.insert(
             "title".into(),
-            Value::String(format!("Palisade {filter} filter configuration")),
+            Value::String(if filter == BUNDLE {
+                "Palisade bundle configuration (palisade.wasm)".to_string()
+            } else {
+                format!("Palisade {filter} filter configuration")
+            }),
         );
     }
     schema
@@ -64,7 +72,7 @@ pub fn rendered(filter: &str) -> Option<String> {
 
 /// The filters whose published schema under `root` is missing or differs from the generated one.
 pub fn stale(root: &Path) -> Vec<&'static str> {
-    FILTERS
+    SCHEMAS
         .into_iter()
         .filter(|f| std::fs::read_to_string(schema_path(root, f)).ok() != rendered(f))
         .collect()
@@ -75,7 +83,7 @@ pub fn write_all(root: &Path) -> Result<Vec<PathBuf>, String> {
     let dir = root.join(SCHEMA_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for filter in FILTERS {
+    for filter in SCHEMAS {
         let text = rendered(filter).ok_or_else(|| format!("no schema for {filter}"))?;
         let path = schema_path(root, filter);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;

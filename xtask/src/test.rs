@@ -40,7 +40,7 @@ pub fn test() -> Result {
     for f in crate::build::FILTERS {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
-    run(cmd.args(["--", "-D", "warnings"]))?;
+    run(cmd.args(["-p", "palisade-pipeline", "--", "-D", "warnings"]))?;
 
     step("unit tests, native");
     run(cargo().args([

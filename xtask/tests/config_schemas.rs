@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use xtask::check_config::check;
 use xtask::configs::{configs_in, FoundConfig, FILTERS};
-use xtask::schemas::{rendered, schema, schema_path, workspace_root};
+use xtask::schemas::{rendered, schema, schema_path, workspace_root, SCHEMAS};
 
 /// The published schemas, compiled by the validator the schema filter uses.
 struct Validators {
@@ -34,7 +34,7 @@ impl Validators {
         let mut schemas = boon::Schemas::new();
         let mut compiler = boon::Compiler::new();
         let mut index = BTreeMap::new();
-        for filter in FILTERS {
+        for filter in SCHEMAS {
             let path = schema_path(&workspace_root(), filter);
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask schemas`", path.display()));
@@ -68,7 +68,7 @@ impl Validators {
 
 #[test]
 fn published_schemas_match_the_config_types() {
-    for filter in FILTERS {
+    for filter in SCHEMAS {
         let path = schema_path(&workspace_root(), filter);
         let published = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
@@ -82,12 +82,12 @@ fn published_schemas_match_the_config_types() {
 #[test]
 fn published_schemas_are_valid_draft_2020_12() {
     let validators = Validators::published();
-    assert_eq!(validators.index.len(), FILTERS.len());
+    assert_eq!(validators.index.len(), SCHEMAS.len());
 }
 
 #[test]
 fn schemas_follow_the_serde_attributes() {
-    for filter in FILTERS {
+    for filter in SCHEMAS {
         let s = schema(filter).unwrap();
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
         // deny_unknown_fields

@@ -4,18 +4,18 @@
 //!
 //! Layout: [`config`] parses and compiles the JSON into a [`policy::Compiled`]; [`request`] and
 //! [`response`] are pure decisions over header lists; [`exchange`] is the per-request flow over
-//! the host trait; [`filter`] is the Proxy-Wasm adapter.
+//! the host trait; [`stage`] makes it a pipeline stage.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod cookies;
 pub mod exchange;
-pub mod filter;
 pub mod names;
 pub mod policy;
 pub mod presets;
 pub mod request;
 pub mod response;
+pub mod stage;
 pub mod stats;
 
 /// Checks a JSON configuration as `on_configure` does (parse, then compile), without a host:
@@ -26,9 +26,8 @@ pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
-    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
-    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(filter::HeadersRoot::default())
+    palisade_core::adapter::init(stage::FILTER_NAME);
+    proxy_wasm::set_root_context(|id| {
+        palisade_core::adapter::root(id, stage::FILTER_NAME, stage::module)
     });
 }}

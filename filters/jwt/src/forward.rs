@@ -6,6 +6,7 @@ use crate::config::ArrayFormat;
 use crate::extractor::{cookie_without, path_without_params, Extracted, Location};
 use crate::verifier::VerifiedToken;
 use palisade_core::headers::is_valid_value;
+use palisade_core::identity::VerifiedIdentity;
 use palisade_core::route::RequestInfo;
 use serde_json::Value;
 
@@ -23,7 +24,7 @@ pub struct ClaimHeader {
 }
 
 /// Changes to the request before it goes upstream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mutations {
     /// Headers to set (each replaces any value).
     pub set: Vec<(String, String)>,
@@ -33,8 +34,8 @@ pub struct Mutations {
     pub path: Option<String>,
     /// A new `cookie` header: `Some(None)` removes it.
     pub cookie: Option<Option<String>>,
-    /// The verified identity for later filters (filter state, see `palisade_core::identity`).
-    pub identity: Option<Vec<u8>>,
+    /// The verified identity for later stages (in-process) or filters (filter state).
+    pub identity: Option<VerifiedIdentity>,
 }
 
 /// A claim as a header value: strings as they are, arrays joined (string elements bare, others

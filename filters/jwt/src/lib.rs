@@ -5,7 +5,7 @@
 //! [`verifier`] and [`claims`] check a token, its signature on the backend [`backend`] bound
 //! ([`hostsig`]: the host's `verify_signature`; [`probe`]: whether the host has it); [`extractor`], [`requirements`], [`authz`] and
 //! [`forward`] make up [`request`], the per-request flow; [`keystore`] and [`fetcher`] share remote
-//! keys between workers; [`worker`] holds one worker's state; [`filter`] is the Proxy-Wasm adapter.
+//! keys between workers; [`worker`] holds one worker's state; [`stage`] makes it a pipeline stage.
 #![forbid(unsafe_code)]
 
 pub mod alg;
@@ -19,7 +19,6 @@ pub mod config;
 pub mod error;
 pub mod extractor;
 pub mod fetcher;
-pub mod filter;
 pub mod forward;
 pub mod hostsig;
 pub mod json;
@@ -31,6 +30,7 @@ pub mod probe;
 pub mod remote;
 pub mod request;
 pub mod requirements;
+pub mod stage;
 pub mod token;
 pub mod verifier;
 pub mod worker;
@@ -59,9 +59,8 @@ pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
-    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
-    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-    proxy_wasm::set_root_context(|context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(filter::JwtRoot::new(context_id))
+    palisade_core::adapter::init(stage::FILTER_NAME);
+    proxy_wasm::set_root_context(|id| {
+        palisade_core::adapter::root(id, stage::FILTER_NAME, stage::module)
     });
 }}

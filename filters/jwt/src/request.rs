@@ -205,7 +205,7 @@ pub fn authenticate(
                         provider: provider.name.clone(),
                         claims: token.claims.clone(),
                     };
-                    m.identity = Some(identity.to_bytes());
+                    m.identity = Some(identity);
                 }
             }
             for (p, token) in tokens {

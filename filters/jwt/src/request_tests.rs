@@ -548,7 +548,7 @@ fn the_verified_claims_are_handed_to_later_filters() {
     let mut f = fixture(|_| {});
     let t = f.token_a(json!({"tenant": "acme"}));
     let m = allowed(f.run("/api", &[("authorization", &bearer(&t))]));
-    let id = VerifiedIdentity::from_bytes(&m.identity.unwrap()).unwrap();
+    let id = m.identity.unwrap();
     assert_eq!(id.provider, "a");
     assert_eq!(id.claim_text("sub").as_deref(), Some("user-1"));
     assert_eq!(id.claim_text("tenant").as_deref(), Some("acme"));

@@ -5,12 +5,12 @@
 pub mod client_address;
 pub mod config;
 pub mod fields;
-pub mod filter;
 pub mod gcra;
 pub mod key;
 pub mod limiter;
 pub mod rls;
 pub mod slot_table;
+pub mod stage;
 pub mod stats;
 
 /// Checks a JSON configuration as `on_configure` does (parse, then compile), without a host:
@@ -21,7 +21,8 @@ pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
-    palisade_core::proxy_host::install_panic_hook("palisade-ratelimit");
-    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-    proxy_wasm::set_root_context(|context_id| Box::new(filter::RateLimitRoot::new(context_id)));
+    palisade_core::adapter::init(stage::FILTER_NAME);
+    proxy_wasm::set_root_context(|id| {
+        palisade_core::adapter::root(id, stage::FILTER_NAME, stage::module)
+    });
 }}

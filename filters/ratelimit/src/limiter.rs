@@ -16,6 +16,7 @@ use palisade_core::identity::{VerifiedIdentity, VERIFIED_CLAIMS_PROPERTY};
 use palisade_core::request::canonical_request;
 use palisade_core::{Decision, Host};
 use palisade_core::{Denial, Problem};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -117,6 +118,15 @@ pub fn missing_key(rule: &str, parts: &str) -> Denial {
     )
 }
 
+/// Where `claim:` keys find the verified identity.
+#[derive(Debug, Clone, Copy)]
+pub enum Claims<'a> {
+    /// Filter state written by a separate jwt module (`palisade.jwt_claims`).
+    Property,
+    /// Handed over in-process by the jwt stage of the same pipeline (`None`: nothing verified).
+    InProcess(Option<&'a VerifiedIdentity>),
+}
+
 /// Where a request is.
 #[derive(Debug)]
 enum State {
@@ -152,8 +162,14 @@ impl RequestLimiter {
         }
     }
 
-    /// Decides on the request headers: continue, refuse, or pause for the service.
+    /// Decides on the request headers, `claim:` keys reading the identity a separate jwt module
+    /// stored in filter state.
     pub fn on_request_headers(&mut self, host: &dyn Host) -> Decision {
+        self.decide(host, Claims::Property)
+    }
+
+    /// Decides on the request headers: continue, refuse, or pause for the service.
+    pub fn decide(&mut self, host: &dyn Host, claims: Claims<'_>) -> Decision {
         let limiter = Rc::clone(&self.limiter);
         let headers = host.headers(HeaderMap::Request);
         let req = match canonical_request(host, self.context_id, &headers, &limiter.config.paths) {
@@ -180,9 +196,12 @@ impl RequestLimiter {
         let identity = OnceCell::new();
         let claim = |name: &str| {
             identity
-                .get_or_init(|| {
-                    host.property(&[VERIFIED_CLAIMS_PROPERTY])
+                .get_or_init(|| match claims {
+                    Claims::Property => host
+                        .property(&[VERIFIED_CLAIMS_PROPERTY])
                         .and_then(|b| VerifiedIdentity::from_bytes(&b))
+                        .map(Cow::Owned),
+                    Claims::InProcess(identity) => identity.map(Cow::Borrowed),
                 })
                 .as_ref()
                 .and_then(|id| id.claim_text(name))

@@ -6,13 +6,12 @@
 //! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits, [`form`]
 //! reads form bodies; [`validator`]
 //! wraps the JSON Schema validator; [`violation`] maps what is wrong to an answer; [`flow`] is
-//! the per-request flow over the host trait; [`filter`] is the Proxy-Wasm adapter.
+//! the per-request flow over the host trait; [`stage`] makes it a pipeline stage.
 #![forbid(unsafe_code)]
 
 pub mod coerce;
 pub mod config;
 pub mod dialect30;
-pub mod filter;
 pub mod flow;
 pub mod form;
 pub mod json;
@@ -23,6 +22,7 @@ pub mod params;
 pub mod path_template;
 pub mod plain;
 pub mod request_parts;
+pub mod stage;
 pub mod stats;
 pub mod validator;
 pub mod violation;
@@ -35,9 +35,8 @@ pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 proxy_wasm::main! {{
-    palisade_core::proxy_host::install_panic_hook(filter::FILTER_NAME);
-    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(filter::SchemaRoot::default())
+    palisade_core::adapter::init(stage::FILTER_NAME);
+    proxy_wasm::set_root_context(|id| {
+        palisade_core::adapter::root(id, stage::FILTER_NAME, stage::module)
     });
 }}
