@@ -255,24 +255,10 @@ fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
     // The bundle (every filter as a stage of palisade.wasm), skipped like a filter when it does
     // not build.
     let bundle = wasm_dir().join(format!("{}.wasm", variants::BUNDLE));
-    let bundle_ok = cargo()
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip1",
-            "-p",
-            "palisade-pipeline",
-        ])
-        .current_dir(root())
-        .status()
-        .is_ok_and(|s| s.success());
-    if bundle_ok && is_proxy_wasm(&bundle) {
-        crate::build::optimize(&wasm_opt, &bundle)?;
-        built.push(variants::BUNDLE);
-    } else {
-        println!("  palisade-pipeline (the bundle) does not build");
+    match crate::build::build_bundle(&wasm_opt) {
+        Ok(()) if is_proxy_wasm(&bundle) => built.push(variants::BUNDLE),
+        Ok(()) => println!("  the bundle has no Proxy-Wasm entry"),
+        Err(e) => println!("  palisade-pipeline (the bundle) does not build: {e}"),
     }
     let empty_ok = cargo()
         .args([
