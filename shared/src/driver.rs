@@ -282,7 +282,8 @@ impl Pipeline {
         self.edits.flush(host, HeaderMap::Request);
         if let Some((size, end_of_stream)) = self.body.take() {
             let flow = self.run_body(host, size, end_of_stream);
-            if flow == Flow::Pause || !end_of_stream {
+            // Trailers that arrived meanwhile end the body whatever the body phase said.
+            if self.answered || (!self.trailers && (flow == Flow::Pause || !end_of_stream)) {
                 return flow;
             }
         }

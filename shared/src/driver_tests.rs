@@ -309,6 +309,31 @@ fn a_body_arriving_during_a_wait_reaches_the_stages_after_the_wake() {
 
 #[test]
 #[wasm_bindgen_test]
+fn trailers_arriving_during_a_wait_end_the_held_body_after_the_wake() {
+    let log = Log::default();
+    let m = module(vec![
+        root("jwt", &log, Rc::new(|_, _, _| Step::Wait)),
+        Box::new(ScriptedRoot {
+            name: "schema",
+            log: Rc::clone(&log),
+            headers: cont(),
+            wake: cont(),
+            // Buffering: only trailers end the body.
+            body: Rc::new(|_, _, _| Step::NeedBody),
+        }),
+    ]);
+    let host = request();
+    let mut p = Pipeline::new(m, 1);
+    assert_eq!(p.on_request_headers(&host, false), Flow::Pause);
+    assert_eq!(p.on_request_body(&host, 4, false), Flow::Pause);
+    assert_eq!(p.on_request_trailers(&host), Flow::Pause);
+    p.wake(&host, 0);
+    assert_eq!(host.resumed(), (1, 0));
+    assert!(entries(&log).ends_with(&["schema:body 4 false".to_string()]));
+}
+
+#[test]
+#[wasm_bindgen_test]
 fn a_held_request_goes_on_once_the_body_is_checked() {
     let log = Log::default();
     let m = module(vec![

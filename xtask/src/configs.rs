@@ -334,6 +334,29 @@ mod tests {
     }
 
     #[test]
+    fn the_bundle_is_known_by_its_module_name_and_a_filter_by_its_own() {
+        let names = |n: &[&str]| identify(n.iter().copied(), None);
+        assert_eq!(
+            names(&["palisade", "/etc/palisade/palisade.wasm"]),
+            Ok(Some("palisade".into()))
+        );
+        assert_eq!(
+            names(&["oci://ghcr.io/palisade/palisade:0.1.0"]),
+            Ok(Some("palisade".into()))
+        );
+        assert_eq!(
+            names(&["palisade_jwt", "/etc/palisade/palisade_jwt.wasm"]),
+            Ok(Some("jwt".into()))
+        );
+        assert!(names(&["palisade_waf"]).is_err());
+        assert_eq!(
+            filter_of_file(Path::new("envoy/demo/palisade.json")),
+            Ok("palisade".into())
+        );
+        assert!(known_filter("palisade").is_ok());
+    }
+
+    #[test]
     fn a_plain_configuration_is_passed_on_byte_for_byte() {
         let text = r#"{"slots": 8, "slots": 9}"#;
         let c = found("envoy/demo/ratelimit.json", text, None).unwrap();
