@@ -4,6 +4,7 @@
 
 use crate::driver::{Flow, Module, Pipeline};
 use crate::host::Host;
+use crate::log_level::{follow_host_level, LogLevelFollower};
 use crate::proxy_host::{ProxyWasmHost, UnconfiguredHttp};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -18,7 +19,8 @@ pub type Configure = fn(&dyn Host, &[u8]) -> Result<Module, String>;
 /// Paused requests a root callback may resume, by context id.
 type Registry = Rc<RefCell<HashMap<u32, Weak<RefCell<Pipeline>>>>>;
 
-/// Installs the panic hook and the log level (call first in `proxy_wasm::main!`).
+/// Installs the panic hook and the logger (call first in `proxy_wasm::main!`); the level then
+/// follows Envoy's ([`crate::log_level`]) from `on_configure` on.
 pub fn init(name: &'static str) {
     crate::proxy_host::install_panic_hook(name);
     proxy_wasm::set_log_level(LogLevel::Trace);
@@ -33,6 +35,7 @@ pub fn root(context_id: u32, name: &'static str, configure: Configure) -> Box<dy
         configure,
         module: None,
         registry: Registry::default(),
+        log_level: LogLevelFollower::default(),
     })
 }
 
@@ -43,6 +46,7 @@ struct Root {
     configure: Configure,
     module: Option<Rc<Module>>,
     registry: Registry,
+    log_level: LogLevelFollower,
 }
 
 impl Root {
@@ -96,6 +100,8 @@ impl Context for Root {
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
+        // Below Envoy's level a log line is neither formatted nor sent out of the VM.
+        follow_host_level();
         let host = ProxyWasmHost;
         let bytes = host.plugin_configuration();
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -132,6 +138,7 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        self.log_level.on_request();
         let Some(module) = &self.module else {
             // Fail closed: every request is answered 503 (no context at all would panic the SDK).
             return Some(Box::new(UnconfiguredHttp { filter: self.name }));

@@ -25,8 +25,12 @@ pub mod stage;
 #[cfg(feature = "host")]
 pub mod adapter;
 #[cfg(feature = "host")]
+pub mod log_level;
+#[cfg(feature = "host")]
 pub mod proxy_host;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod counting;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

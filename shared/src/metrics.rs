@@ -17,9 +17,9 @@ impl Counter {
         self.add(host, 1);
     }
 
-    /// Adds `n`.
+    /// Adds `n` (nothing for zero: a call out of the VM that changes nothing).
     pub fn add(self, host: &dyn Host, n: u64) {
-        if let Some(id) = self.0 {
+        if let (Some(id), true) = (self.0, n > 0) {
             host.increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
@@ -78,5 +78,21 @@ mod tests {
         h.record(&host, 7);
         assert_eq!(host.metric("palisade_test_hits"), Some(3));
         assert_eq!(host.metric("palisade_test_size"), Some(7));
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn adding_zero_does_not_call_the_host() {
+        let host = crate::counting::CountingHost::new(MockHost::new());
+        let c = Counter::define(&host, "palisade_test_hits");
+        let _ = host.take();
+        c.add(&host, 0);
+        assert_eq!(host.take().total(), 0);
+        c.add(&host, 2);
+        assert_eq!(
+            host.take().of(crate::counting::HostCall::IncrementMetric),
+            1
+        );
+        assert_eq!(host.metric("palisade_test_hits"), Some(2));
     }
 }

@@ -46,11 +46,11 @@ fn read_example(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The `palisade_*.wasm` modules a config names.
+/// The `palisade_*.wasm` modules and the bundle `palisade.wasm` a config names.
 fn modules_named(yaml: &str) -> Vec<String> {
     let mut names: Vec<String> = yaml
         .split(|c: char| c.is_whitespace() || c == '/' || c == '"')
-        .filter(|w| w.starts_with("palisade_") && w.ends_with(".wasm"))
+        .filter(|w| (w.starts_with("palisade_") || *w == "palisade.wasm") && w.ends_with(".wasm"))
         .map(str::to_string)
         .collect();
     names.sort();
@@ -337,18 +337,23 @@ fn gateway_example_filters_run_in_order_headers_jwt_ratelimit_schema() {
     let Some(bootstrap) = gateway(api.port(), idp.server.port()) else {
         return;
     };
-    let order: Vec<String> = wasm_configs(&mut bootstrap.clone(), "public")
+    // One module on the public listener; its `/api/` pipeline runs the four stages in order.
+    let mut copy = bootstrap.clone();
+    let filters = wasm_configs(&mut copy, "public");
+    assert_eq!(filters.len(), 1, "the gateway runs more than the bundle");
+    let code = &filters[0]["vm_config"]["code"]["local"]["filename"];
+    assert!(code.as_str().unwrap().ends_with("/palisade.wasm"), "{code}");
+    let bundle: Value =
+        serde_json::from_str(filters[0]["configuration"]["value"].as_str().unwrap()).unwrap();
+    let api_route = bundle["routes"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|c| c["root_id"].as_str().unwrap().to_string())
-        .collect();
+        .find(|r| r["match"]["prefix"] == "/api/")
+        .expect("no /api/ pipeline");
     assert_eq!(
-        order,
-        [
-            "palisade_headers",
-            "palisade_jwt",
-            "palisade_ratelimit",
-            "palisade_schema"
-        ]
+        api_route["stages"],
+        json!(["headers", "jwt", "ratelimit", "schema"])
     );
     let envoy = start(bootstrap);
     let bearer = format!("Bearer {}", idp.token("user-1"));
@@ -418,10 +423,21 @@ fn gateway_example_filters_run_in_order_headers_jwt_ratelimit_schema() {
         .send();
     assert_eq!(resp.status, 405, "{}", resp.text());
     assert_eq!(api.hits(), 1, "a refused request reached the API");
+
+    // /healthz runs the headers stage only: no token, no schema, yet the answer is dressed.
+    let resp = envoy.request("GET", "/healthz").send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(resp.header("server"), None);
+    assert_eq!(api.hits(), 2);
+    // Elsewhere outside /api/ the schema stage still refuses what the API does not have.
+    let resp = envoy.request("GET", "/admin").send();
+    assert_eq!(resp.status, 404, "{}", resp.text());
+    assert_eq!(api.hits(), 2, "a refused request reached the API");
 }
 
 #[test]
-fn gateway_listeners_share_one_headers_vm_each_with_its_own_configuration() {
+fn gateway_listeners_share_one_vm_each_with_its_own_configuration() {
     let idp = Idp::start();
     let api = Upstream::start();
     let Some(shared) = gateway(api.port(), idp.server.port()) else {
@@ -438,12 +454,11 @@ fn gateway_listeners_share_one_headers_vm_each_with_its_own_configuration() {
         .collect();
     assert_eq!(
         ids[0], ids[1],
-        "the example no longer shares the headers VM"
+        "the example no longer shares the bundle's VM"
     );
 
     let mut separate = shared.clone();
-    wasm_configs(&mut separate, "internal")[0]["vm_config"]["vm_id"] =
-        json!("palisade_headers_internal");
+    wasm_configs(&mut separate, "internal")[0]["vm_config"]["vm_id"] = json!("palisade_internal");
 
     let vms = |bootstrap: Value| -> (u64, Envoy) {
         let envoy = start(bootstrap);

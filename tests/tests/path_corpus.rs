@@ -159,7 +159,7 @@ fn envoy_normalizes(b: &mut Value) {
     hcm["path_with_escaped_slashes_action"] = json!("UNESCAPE_AND_REDIRECT");
 }
 
-/// jwt (admin scope under `/api/admin`), ratelimit (one request per minute under `/api/limited`,
+/// The bundle with jwt (admin scope under `/api/admin`), ratelimit (one request per minute under `/api/limited`,
 /// and per path under `/api/items/`), schema (`POST /api/orders` needs a valid body).
 fn gateway(upstream: &Upstream, t: &Tokens, paths: &Value, envoy_normalization: bool) -> Envoy {
     let jwt = json!({
@@ -199,10 +199,12 @@ fn gateway(upstream: &Upstream, t: &Tokens, paths: &Value, envoy_normalization: 
         "unmatched_method": "pass",
         "path_normalization": { "action": paths["action"].clone() }
     });
-    let mut builder = Envoy::builder()
-        .filter(Filter::wasm("jwt", jwt))
-        .filter(Filter::wasm("ratelimit", ratelimit))
-        .filter(Filter::wasm("schema", schema));
+    // The gateway's bundle: the three stages in one module, each with its own normalization.
+    let bundle = json!({
+        "stages": { "jwt": jwt, "ratelimit": ratelimit, "schema": schema },
+        "default_stages": ["jwt", "ratelimit", "schema"]
+    });
+    let mut builder = Envoy::builder().filter(Filter::wasm("palisade", bundle));
     if envoy_normalization {
         builder = builder.patch(envoy_normalizes);
     }

@@ -252,6 +252,14 @@ fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
             built.push(filter);
         }
     }
+    // The bundle (every filter as a stage of palisade.wasm), skipped like a filter when it does
+    // not build.
+    let bundle = wasm_dir().join(format!("{}.wasm", variants::BUNDLE));
+    match crate::build::build_bundle(&wasm_opt) {
+        Ok(()) if is_proxy_wasm(&bundle) => built.push(variants::BUNDLE),
+        Ok(()) => println!("  the bundle has no Proxy-Wasm entry"),
+        Err(e) => println!("  palisade-pipeline (the bundle) does not build: {e}"),
+    }
     let empty_ok = cargo()
         .args([
             "build",

@@ -73,6 +73,18 @@ pub fn build() -> Result {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
     run(&mut cmd)?;
+    step("post-process with Binaryen's wasm-opt");
+    let wasm_opt = wasm_opt()?;
+    for f in FILTERS {
+        optimize(&wasm_opt, &wasm_dir().join(format!("palisade_{f}.wasm")))?;
+    }
+    build_bundle(&wasm_opt)
+}
+
+/// Builds the bundle, post-processes it and puts `palisade.wasm` (and its symbol map) beside the
+/// filters' modules.
+pub fn build_bundle(wasm_opt: &Path) -> Result {
+    step("build the bundle (release, wasm32-wasip1)");
     // The bundle links the filters as libraries, their entry points off. Cargo also links each
     // dependency's cdylib, so in the same target directory those entry-less modules would
     // replace the filters' own `.wasm`: the bundle has a target directory of its own.
@@ -86,13 +98,8 @@ pub fn build() -> Result {
             "palisade-pipeline",
         ])
         .env("CARGO_TARGET_DIR", bundle_target_dir()))?;
-    step("post-process with Binaryen's wasm-opt");
-    let wasm_opt = wasm_opt()?;
-    for f in FILTERS {
-        optimize(&wasm_opt, &wasm_dir().join(format!("palisade_{f}.wasm")))?;
-    }
     let bundle = bundle_target_dir().join(format!("wasm32-wasip1/release/{BUNDLE}.wasm"));
-    optimize(&wasm_opt, &bundle)?;
+    optimize(wasm_opt, &bundle)?;
     for suffix in ["wasm", "wasm.symbols"] {
         let from = bundle.with_extension(suffix);
         let to = wasm_dir().join(format!("{BUNDLE}.{suffix}"));

@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: Envoy on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS, a certificate
-//! made at start) with every built filter in front of the echo upstream, each filter with its
-//! config from `envoy/demo/<filter>.json`. Ctrl-C or SIGTERM stops everything.
+//! made at start) with the bundle (`palisade.wasm`) in front of the echo upstream, every filter a
+//! stage with its config from `envoy/demo/<filter>.json`. Ctrl-C or SIGTERM stops everything.
 
 use crate::build::{build, wasm_dir, FILTERS};
 use crate::tools::{envoy_binary, setup};
@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// The bundle module the demo runs (`palisade.wasm`).
+const BUNDLE: &str = "palisade";
 
 const USAGE: &str =
     "usage: cargo xtask demo [--port N] [--tls-port N] [--admin-port N] [--no-build]
@@ -175,18 +178,22 @@ pub fn demo(args: &[String]) -> Result {
     step("start the demo");
     let tls = DemoTls::create(&root().join("target/demo"))?;
     let upstream = Upstream::start();
-    let mut builder = Envoy::builder();
+    // One module, the bundle: each filter a stage with its envoy/demo/<filter>.json, in
+    // gateway order on every request.
     let mut loaded = Vec::new();
+    let mut stages = serde_json::Map::new();
     let mut tokens = None;
     for filter in FILTERS {
         if let Some(mut config) = demo_config(filter)? {
             if filter == "jwt" {
                 tokens = Some(DemoTokens::mint(&mut config)?);
             }
-            builder = builder.filter(Filter::wasm(filter, config));
+            stages.insert(filter.to_string(), config);
             loaded.push(filter);
         }
     }
+    let bundle = json!({"stages": stages, "default_stages": loaded});
+    let builder = Envoy::builder().filter(Filter::wasm(BUNDLE, bundle));
     let ports = options.ports;
     let transport_socket = tls.transport_socket();
     let stats_config = examples_stats_config()?;

@@ -25,7 +25,7 @@ const USAGE: &str = "usage: cargo xtask <command>
           Node), end-to-end tests through a real Envoy
   demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,
           HTTPS on :8443 (certificate made at start), until Ctrl-C or SIGTERM (`--help`)
-  oci     pack each built filter as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
+  oci     pack each built filter and the bundle as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
           target/oci/; --push REGISTRY/REPO:TAG pushes them (`cargo xtask oci --help`)
   schemas write each filter's configuration JSON Schema to envoy/schemas/ (--check: fail
           when a published schema differs from the config types)
@@ -49,11 +49,16 @@ fn main() {
         Some("build") => build::build().and_then(|()| build::build_test_modules()),
         Some("test") => test::test(),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
-        Some("oci") => xtask::oci::cli(
-            args.get(1..).unwrap_or_default(),
-            &build::wasm_dir(),
-            &build::FILTERS,
-        ),
+        Some("oci") => {
+            // Each filter's module, and the bundle (`palisade.wasm`).
+            let mut modules = build::FILTERS.to_vec();
+            modules.push(xtask::oci::BUNDLE);
+            xtask::oci::cli(
+                args.get(1..).unwrap_or_default(),
+                &build::wasm_dir(),
+                &modules,
+            )
+        }
         Some("schemas") => xtask::schemas::cli(args.get(1..).unwrap_or_default()),
         Some("check-config") => xtask::check_config::cli(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::bench(args.get(1..).unwrap_or_default()),

@@ -19,8 +19,8 @@ pub const USAGE: &str =
     "usage: cargo xtask oci [--push REGISTRY/REPO:TAG] [--filter NAME]... [--format FORMAT]...
                        [--wasm-dir DIR] [--out DIR] [--plain-http]
 
-Packs each built filter (palisade_<name>.wasm; build them with `cargo xtask build`) as OCI
-artifacts and writes an OCI image layout per filter and format to <out>/<filter>/<format>/
+Packs each built filter (palisade_<name>.wasm) and the bundle (palisade.wasm, `--filter palisade`;
+build them with `cargo xtask build`) as OCI artifacts and writes an OCI image layout per filter and format to <out>/<filter>/<format>/
 (default: target/oci). Formats:
   compat     Istio/Solo compat image: OCI manifest, one tar+gzip layer holding plugin.wasm
   solo-oci   Solo oci variant: wasm config layer + application/vnd.module.wasm.content.layer.v1+wasm
@@ -149,8 +149,14 @@ fn split_tag(target: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The module file of a filter.
+/// The bundle's name among the packed modules: `palisade.wasm`, image `REPO/palisade:TAG`.
+pub const BUNDLE: &str = "palisade";
+
+/// The module file of a filter (or of the bundle).
 pub fn module_path(wasm_dir: &Path, filter: &str) -> PathBuf {
+    if filter == BUNDLE {
+        return wasm_dir.join(format!("{BUNDLE}.wasm"));
+    }
     wasm_dir.join(format!("palisade_{filter}.wasm"))
 }
 
@@ -265,6 +271,13 @@ mod tests {
         );
         assert!(split_tag("127.0.0.1:5000/org/palisade").is_err());
         assert!(split_tag("palisade:").is_err());
+    }
+
+    #[test]
+    fn the_bundle_is_palisade_wasm_and_each_filter_its_own_module() {
+        let dir = Path::new("/w");
+        assert_eq!(module_path(dir, BUNDLE), Path::new("/w/palisade.wasm"));
+        assert_eq!(module_path(dir, "jwt"), Path::new("/w/palisade_jwt.wasm"));
     }
 
     #[test]

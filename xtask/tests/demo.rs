@@ -23,8 +23,8 @@ fn root() -> PathBuf {
 fn ready_to_run() -> bool {
     let wasm = std::env::var_os("PALISADE_WASM_DIR").map(PathBuf::from);
     let envoy = std::env::var_os("PALISADE_ENVOY").map(PathBuf::from);
-    let ok = envoy.is_some_and(|e| e.exists())
-        && wasm.is_some_and(|w| w.join("palisade_headers.wasm").exists());
+    let ok =
+        envoy.is_some_and(|e| e.exists()) && wasm.is_some_and(|w| w.join("palisade.wasm").exists());
     if !ok {
         let why = "PALISADE_ENVOY and PALISADE_WASM_DIR (with the built modules) are needed";
         assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{why}");

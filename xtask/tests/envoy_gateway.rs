@@ -49,9 +49,10 @@ fn every_extension_policy_has_the_fields_the_docs_promise() {
             kinds.push(t["kind"].as_str().unwrap_or_default().to_string());
         }
     }
-    // Both attachments are shown, and the API policy keeps the gateway order.
+    // The bundle (palisade.yaml), then one module per filter (single-filter.yaml): both
+    // attachments are shown, and the API policy keeps the gateway order.
     assert!(kinds.iter().any(|k| k == "Gateway") && kinds.iter().any(|k| k == "HTTPRoute"));
-    assert_eq!(filters, ["headers", "jwt", "ratelimit"]);
+    assert_eq!(filters, ["palisade", "headers", "jwt", "ratelimit"]);
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn check_config(filter: &str, json: &[u8]) -> Result<(), String> {
         "jwt" => palisade_jwt::check_config(json),
         "ratelimit" => palisade_ratelimit::check_config(json),
         "schema" => palisade_schema::check_config(json),
+        "palisade" => palisade::check_config(json),
         other => panic!("no filter {other}"),
     };
     result.map_err(|e| e.to_string())
@@ -67,9 +68,13 @@ fn wasm_plugins() -> Vec<(String, String, Value)> {
         .filter(|(_, doc)| doc["kind"] == "WasmPlugin")
         .map(|(file, doc)| {
             let plugin = doc["spec"]["pluginName"].as_str().unwrap_or_default();
+            // `palisade_<filter>` for one filter's module, `palisade` for the bundle.
             let filter = plugin
                 .strip_prefix("palisade_")
-                .unwrap_or_else(|| panic!("{file}: pluginName {plugin} is not palisade_<filter>"))
+                .or((plugin == "palisade").then_some("palisade"))
+                .unwrap_or_else(|| {
+                    panic!("{file}: pluginName {plugin} is not palisade_<filter> or palisade")
+                })
                 .to_string();
             (file, filter, doc)
         })
@@ -139,6 +144,10 @@ fn every_istio_file_is_a_checked_wasm_plugin_with_its_supporting_resources() {
         );
     }
     assert!(files.contains(&"request-authentication.yaml".to_string()));
+    assert!(
+        files.contains(&"palisade.yaml".to_string()),
+        "envoy/istio/palisade.yaml (the bundle) is missing"
+    );
 }
 
 #[test]
@@ -227,7 +236,7 @@ fn phases_and_priorities_run_the_filters_in_gateway_order() {
     };
     let mut plugins: Vec<(i32, i64, String)> = wasm_plugins()
         .into_iter()
-        .filter(|(file, filter, _)| *file == format!("{filter}.yaml"))
+        .filter(|(file, filter, _)| *file == format!("{filter}.yaml") && filter != "palisade")
         .map(|(_, filter, doc)| {
             let spec = &doc["spec"];
             (

@@ -153,3 +153,17 @@ pub fn schema() -> Value {
         }]
     })
 }
+
+/// The bundle (`palisade.wasm`) running `stages` (name and that filter's own configuration) in
+/// this order on every request.
+pub fn bundle(stages: &[(&str, Value)]) -> Value {
+    let configs: serde_json::Map<String, Value> = stages
+        .iter()
+        .map(|(name, config)| ((*name).to_string(), config.clone()))
+        .collect();
+    let names: Vec<&str> = stages.iter().map(|(name, _)| *name).collect();
+    json!({
+        "stages": configs,
+        "routes": [{"match": {"prefix": "/"}, "stages": names}]
+    })
+}

@@ -198,6 +198,9 @@ pub fn render(
          window, divided by the requests served. Body variants have the buffered-body floor; \
          \"× native\" compares with the Envoy filter doing the same job in the row below."
     );
+    if let Some(line) = bundle_summary(rows) {
+        let _ = writeln!(md, "\n{line}");
+    }
     if let Some(floor) = modules.first() {
         let _ = writeln!(
             md,
@@ -237,9 +240,71 @@ pub fn render(
     }
     md
 }
+/// The bundle's added cost against the four modules chained and the native chain (issue 11's
+/// goals: ≤ 0.4× the first, ≤ 3× the second).
+fn bundle_summary(rows: &[Row]) -> Option<String> {
+    let added = |id: &str| {
+        let row = rows.iter().find(|r| r.id == id)?;
+        overhead(row, rows)
+    };
+    let bundle = added("bundle")?;
+    let mut parts = vec![format!(
+        "Bundle (all four stages in one module): {bundle:+.2} µs over its floor"
+    )];
+    if let Some(chain) = added("chain").filter(|c| *c > 0.0) {
+        parts.push(format!(
+            "{:.2}× the four modules' {chain:+.2} µs",
+            bundle / chain
+        ));
+    }
+    if let Some(native) = added("native-chain").filter(|n| *n > 0.0) {
+        parts.push(format!(
+            "{:.1}× the native chain's {native:+.2} µs",
+            bundle / native
+        ));
+    }
+    Some(format!("{}.", parts.join(", ")))
+}
+
 fn kib_to_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 fn kib_to_mib_signed(kib: i64) -> f64 {
     kib as f64 / 1024.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, floor: &str, cpu_us: f64) -> Row {
+        Row {
+            id: id.into(),
+            name: id.into(),
+            kind: Kind::Wasm,
+            floor: floor.into(),
+            native: None,
+            cpu_us,
+            throughput: 0.0,
+            p50_us: 0,
+            p99_us: 0,
+            rss_kib: 0,
+        }
+    }
+
+    #[test]
+    fn the_bundle_is_set_against_the_four_modules_and_the_native_chain() {
+        let rows = [
+            row("floor-body-1k", "floor-body-1k", 20.0),
+            row("chain", "floor-body-1k", 100.0),
+            row("native-chain", "floor-body-1k", 30.0),
+            row("bundle", "floor-body-1k", 44.0),
+        ];
+        assert_eq!(
+            bundle_summary(&rows).unwrap(),
+            "Bundle (all four stages in one module): +24.00 µs over its floor, 0.30× the four \
+             modules' +80.00 µs, 2.4× the native chain's +10.00 µs."
+        );
+        assert_eq!(bundle_summary(&rows[..2]), None);
+    }
 }

@@ -73,6 +73,9 @@ pub struct Variant {
     pub own_start: bool,
 }
 
+/// The bundle's name among the built modules (`palisade.wasm`).
+pub const BUNDLE: &str = "palisade";
+
 /// The id of the floor variant.
 pub const FLOOR: &str = "floor";
 /// The floor for requests with a 1 KiB body.
@@ -135,6 +138,16 @@ impl Modules {
 
     fn filter(&self, filter: &str, config: Value) -> Filter {
         Filter::wasm_module(filter, &self.path(filter), config)
+    }
+
+    /// The bundle's module file.
+    pub fn bundle_path(&self) -> PathBuf {
+        self.dir.join(format!("{BUNDLE}.wasm"))
+    }
+
+    /// The bundle running `stages` in order on every request.
+    fn bundle(&self, stages: &[(&str, Value)]) -> Filter {
+        Filter::wasm_module(BUNDLE, &self.bundle_path(), configs::bundle(stages))
     }
 }
 
@@ -482,6 +495,7 @@ pub fn catalogue(
     } else {
         skipped.push("all four filters chained: needs every filter built".into());
     }
+    bundle_variants(&mut all, &mut skipped, modules, tokens, &body_1k);
     all.push(
         Variant::new(
             "native-chain",
@@ -503,6 +517,119 @@ pub fn catalogue(
     );
 
     (all, skipped)
+}
+
+/// The bundle: all four stages in one module beside the four modules chained (same configs, same
+/// request), then each stage alone in the bundle beside its own module: the cost of a stage
+/// inside the bundle.
+fn bundle_variants(
+    all: &mut Vec<Variant>,
+    skipped: &mut Vec<String>,
+    modules: &Modules,
+    tokens: &Tokens,
+    body_1k: &[u8],
+) {
+    if !modules.has(BUNDLE) {
+        skipped.push(format!(
+            "bundle: {BUNDLE}.wasm is not built; its variants are skipped"
+        ));
+        return;
+    }
+    let module = || vec![modules.bundle_path()];
+    let get = || Load::get("/api/orders");
+    let with_token = || get().header("authorization", &format!("Bearer {}", tokens.es256));
+    let post = |body: &[u8]| Load::post_json("/api/orders", body.to_vec());
+    let chain_request =
+        || post(body_1k).header("authorization", &format!("Bearer {}", tokens.es256));
+    all.push(
+        Variant::new(
+            "bundle",
+            "bundle: all four stages in palisade.wasm",
+            Kind::Wasm,
+            FLOOR_1K,
+            Some("native-chain"),
+            vec![
+                modules.bundle(&[
+                    ("headers", configs::headers()),
+                    ("jwt", configs::jwt(&tokens.jwks, true)),
+                    ("ratelimit", configs::ratelimit_per_user()),
+                    ("schema", configs::schema()),
+                ]),
+                Filter::native(configs::native_buffer()),
+            ],
+            chain_request(),
+            Expect::Admitted,
+        )
+        .probe_absent(chain_request(), 200, "x-powered-by")
+        .probe(post(body_1k), 401)
+        .probe(
+            post(br#"{"customer":42}"#)
+                .header("authorization", &format!("Bearer {}", tokens.es256)),
+            400,
+        )
+        .modules(module()),
+    );
+    all.push(
+        Variant::new(
+            "bundle-headers",
+            "bundle: headers stage alone (strict-api)",
+            Kind::Wasm,
+            FLOOR,
+            Some("native-headers"),
+            vec![modules.bundle(&[("headers", configs::headers())])],
+            get(),
+            Expect::Admitted,
+        )
+        .probe_absent(get(), 200, "x-powered-by")
+        .modules(module()),
+    );
+    all.push(
+        Variant::new(
+            "bundle-jwt",
+            "bundle: jwt stage alone (ES256, cache on)",
+            Kind::Wasm,
+            FLOOR,
+            Some("native-jwt-es256-cache"),
+            vec![modules.bundle(&[("jwt", configs::jwt(&tokens.jwks, true))])],
+            with_token(),
+            Expect::Admitted,
+        )
+        .probe(with_token(), 200)
+        .probe(get(), 401)
+        .modules(module()),
+    );
+    all.push(
+        Variant::new(
+            "bundle-ratelimit",
+            "bundle: ratelimit stage alone (limit never reached)",
+            Kind::Wasm,
+            FLOOR,
+            Some("native-ratelimit-admitted"),
+            vec![modules.bundle(&[("ratelimit", configs::ratelimit(false))])],
+            get(),
+            Expect::Admitted,
+        )
+        .probe(get(), 200)
+        .modules(module()),
+    );
+    all.push(
+        Variant::new(
+            "bundle-schema-1k",
+            "bundle: schema stage alone (1 KiB valid body)",
+            Kind::Wasm,
+            FLOOR_1K,
+            None,
+            vec![
+                modules.bundle(&[("schema", configs::schema())]),
+                Filter::native(configs::native_buffer()),
+            ],
+            post(body_1k),
+            Expect::Admitted,
+        )
+        .probe(post(body_1k), 200)
+        .probe(post(br#"{"customer":42}"#), 400)
+        .modules(module()),
+    );
 }
 
 fn not_built(filter: &str) -> String {

@@ -60,9 +60,13 @@ impl Workspace {
         })
     }
 
-    /// The annotations for `palisade-<filter>`.
+    /// The annotations for `palisade-<filter>` (the bundle `palisade`: `palisade-pipeline`).
     pub fn metadata(&self, filter: &str) -> Result<Metadata, String> {
-        let name = format!("palisade-{filter}");
+        let name = if filter == crate::oci::BUNDLE {
+            "palisade-pipeline".to_string()
+        } else {
+            format!("palisade-{filter}")
+        };
         let package = self
             .packages
             .iter()

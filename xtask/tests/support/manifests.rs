@@ -30,9 +30,13 @@ pub fn check_extension_policy(at: &str, doc: &Value) -> Vec<String> {
     let mut filters = Vec::new();
     for wasm in spec["wasm"].as_array().into_iter().flatten() {
         let root_id = wasm["rootID"].as_str().unwrap_or_default();
+        // `palisade_<filter>` for one filter's module, `palisade` for the bundle.
         let filter = root_id
             .strip_prefix("palisade_")
-            .unwrap_or_else(|| panic!("{at}: rootID {root_id} is not palisade_<filter>"));
+            .or((root_id == "palisade").then_some("palisade"))
+            .unwrap_or_else(|| {
+                panic!("{at}: rootID {root_id} is not palisade_<filter> or palisade")
+            });
         let code = &wasm["code"];
         assert_eq!(code["type"], "Image", "{at}: {filter}");
         // `cargo xtask oci --push REGISTRY/REPO:TAG` publishes the compat image at REGISTRY/REPO/<filter>:TAG.
@@ -62,6 +66,7 @@ pub fn check_wasm_plugin(at: &str, doc: &Value) {
     let plugin = spec["pluginName"].as_str().unwrap_or_default();
     let filter = plugin
         .strip_prefix("palisade_")
+        .or((plugin == "palisade").then_some("palisade"))
         .unwrap_or_else(|| panic!("{at}: pluginName {plugin}"));
     assert!(
         spec["url"]
