@@ -70,8 +70,16 @@ const WASI: [&str; 5] = [
     "random_get",
 ];
 
-/// Every module: the four single filters and the bundle (`palisade.wasm`).
-const MODULES: [&str; 5] = ["headers", "jwt", "ratelimit", "schema", "palisade"];
+/// Every module: the four single filters, the bundle (`palisade.wasm`), and the test-only
+/// verify-probe module (Envoy loads it in jwt_wycheproof.rs).
+const MODULES: [&str; 6] = [
+    "headers",
+    "jwt",
+    "ratelimit",
+    "schema",
+    "palisade",
+    "verify_probe",
+];
 
 /// WASI calls that are in every supported Envoy but not in every module.
 fn extra_wasi(filter: &str) -> &'static [&'static str] {
@@ -81,9 +89,6 @@ fn extra_wasi(filter: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
-
-/// The filters, and the test-only verify-probe module (Envoy loads it in jwt_wycheproof.rs).
-const MODULES: [&str; 5] = ["headers", "jwt", "ratelimit", "schema", "verify_probe"];
 
 fn expected(filter: &str) -> BTreeSet<String> {
     let proxy = PROXY.iter().map(|p| format!("env.proxy_{p}"));

@@ -96,6 +96,36 @@ pub fn parse(token: &str, max_size: usize) -> Result<Jws<'_>, TokenError> {
     })
 }
 
+/// Registered header parameters of the wrong JSON type are refused here, before any backend:
+/// jwt-simple (the Rust backend) refuses them while reading the header, the host backend never
+/// reads them, and both must decide alike. `null` reads as absent, as in jwt-simple.
+fn check_registered_types(header: &Map<String, Value>) -> Result<(), TokenError> {
+    if header
+        .get("jwk")
+        .is_some_and(|v| !v.is_null() && !v.is_string())
+    {
+        return Err(malformed(
+            "header `jwk` (a key inside the token) is not supported",
+        ));
+    }
+    for name in ["cty", "jku", "x5u", "x5t", "x5t#S256", "salt"] {
+        if header
+            .get(name)
+            .is_some_and(|v| !v.is_null() && !v.is_string())
+        {
+            return Err(malformed(format!("header `{name}` is not a string")));
+        }
+    }
+    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    if header
+        .get("x5c")
+        .is_some_and(|v| !v.is_null() && !strings(v))
+    {
+        return Err(malformed("header `x5c` is not an array of strings"));
+    }
+    Ok(())
+}
+
 /// Reads the protected header: `alg` decides nothing by itself, it is checked against the key later.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
     let header: Map<String, Value> =
@@ -136,6 +166,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(malformed("header `kid` is not a string")),
     };
+    check_registered_types(&header)?;
     if KEY_CARRYING_HEADERS.iter().any(|h| header.contains_key(*h)) {
         log::debug!(
             "jwt: token header carries a key reference; ignored, only configured keys are used"
@@ -268,8 +299,7 @@ mod tests {
 
     #[test]
     fn key_carrying_headers_parse_but_carry_nothing() {
-        // header {"alg":"RS256","jwk":{...},"jku":"https://evil","x5u":"https://evil","x5c":["..."]}
-        let h = r#"{"alg":"RS256","jwk":{"kty":"oct","k":"AAAA"},"jku":"https://evil.example/jwks","x5u":"https://evil.example/x","x5c":["MIIB"]}"#;
+        let h = r#"{"alg":"RS256","jku":"https://evil.example/jwks","x5u":"https://evil.example/x","x5c":["MIIB"]}"#;
         let t = token(h, r#"{"sub":"a"}"#, "AAAA");
         let jws = parse(&t, 8192).unwrap();
         assert_eq!(
@@ -281,5 +311,25 @@ mod tests {
                 salt: false
             }
         );
+    }
+
+    #[test]
+    fn registered_headers_of_the_wrong_type_are_malformed() {
+        // Found by the jwt_cache fuzz target: jwt-simple refused `"x5c":"..."` while reading the
+        // header, the host backend never read it; now both refuse it here.
+        let p = r#"{"sub":"a"}"#;
+        for h in [
+            r#"{"alg":"HS256","x5c":"MIIB"}"#,
+            r#"{"alg":"HS256","x5c":[1]}"#,
+            r#"{"alg":"RS256","jwk":{"kty":"oct","k":"AAAA"}}"#,
+            r#"{"alg":"RS256","cty":1}"#,
+            r#"{"alg":"ES256","x5t#S256":{}}"#,
+            r#"{"alg":"ES256","salt":[]}"#,
+        ] {
+            let err = parse(&token(h, p, "AAAA"), 8192).unwrap_err();
+            assert!(matches!(err, TokenError::Malformed(_)), "{h}: {err:?}");
+        }
+        let h = r#"{"alg":"HS256","x5c":null,"cty":"JWT"}"#;
+        assert!(parse(&token(h, p, "AAAA"), 8192).is_ok());
     }
 }
