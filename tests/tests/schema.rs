@@ -523,8 +523,9 @@ fn head_then_body(
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
+    // Counted before the head is sent: a fast Envoy can forward it before the next line runs.
     let before = upstream.hits();
+    stream.write_all(head.as_bytes()).unwrap();
     let deadline = Instant::now() + wait;
     while upstream.hits() == before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
