@@ -113,9 +113,8 @@ impl RootContext for Root {
         }
         match (self.configure)(&host, &bytes) {
             Ok(module) => {
-                if let Some(period) = module.tick_period() {
-                    host.set_tick_period(period);
-                }
+                // Also the requests' counter increments are written on the tick.
+                host.set_tick_period(module.tick_period());
                 log::info!("#{} {}: configured", self.context_id, self.name);
                 self.module = Some(Rc::new(module));
                 true
@@ -131,9 +130,12 @@ impl RootContext for Root {
         let Some(module) = self.module.clone() else {
             return;
         };
+        module.flush_counts(&ProxyWasmHost);
         for (i, root) in module.roots.iter().enumerate() {
-            let ids = root.on_tick(&ProxyWasmHost);
-            self.wake(i, ids);
+            if root.tick_period().is_some() {
+                let ids = root.on_tick(&ProxyWasmHost);
+                self.wake(i, ids);
+            }
         }
     }
 

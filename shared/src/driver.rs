@@ -10,6 +10,7 @@
 use crate::decision::Denial;
 use crate::edits::{Edits, StageHost};
 use crate::host::{send_denial, HeaderMap, Host};
+use crate::metrics::{PendingCounts, FLUSH_PERIOD};
 use crate::path_policy::{PathNormalization, PathRefusal};
 use crate::request::RequestInfo;
 use crate::route::{first_match, Routed};
@@ -27,6 +28,8 @@ pub struct Module {
     pub routes: Vec<Routed<Vec<usize>>>,
     /// The stages of a request no route matches.
     pub default: Vec<usize>,
+    /// Counter increments of the requests, written on the root's tick.
+    pub counts: PendingCounts,
 }
 
 impl Module {
@@ -37,12 +40,22 @@ impl Module {
             roots: vec![root],
             routes: Vec::new(),
             default: vec![0],
+            counts: PendingCounts::default(),
         }
     }
 
-    /// The shortest tick period a stage wants.
-    pub fn tick_period(&self) -> Option<Duration> {
-        self.roots.iter().filter_map(|r| r.tick_period()).min()
+    /// The root's tick period: the shortest a stage wants, at most [`FLUSH_PERIOD`] (the
+    /// requests' counter increments are written on the tick).
+    pub fn tick_period(&self) -> Duration {
+        self.roots
+            .iter()
+            .filter_map(|r| r.tick_period())
+            .fold(FLUSH_PERIOD, Duration::min)
+    }
+
+    /// Writes the counter increments of the requests since the last flush.
+    pub fn flush_counts(&self, host: &dyn Host) {
+        self.counts.flush(host);
     }
 
     /// The stage list for a request; a path no route can be matched on is refused (400).
@@ -50,7 +63,7 @@ impl Module {
         if self.routes.is_empty() {
             return Ok(&self.default);
         }
-        let headers = host.headers(HeaderMap::Request);
+        let headers = host.headers_shared(HeaderMap::Request);
         let info = RequestInfo::read(&headers, &PathNormalization::default())?;
         Ok(first_match(&self.routes, &info).map_or(&self.default, |r| &r.value))
     }
@@ -121,6 +134,7 @@ impl Pipeline {
 
     /// The request headers: picks the route's stages and runs their header phase.
     pub fn on_request_headers(&mut self, host: &dyn Host, end_of_stream: bool) -> Flow {
+        self.edits.new_callback();
         if self.started || self.ended {
             return Flow::Continue;
         }
@@ -129,10 +143,7 @@ impl Pipeline {
         // The one read of the request headers: every stage and the route choice use this copy.
         self.edits.load(host, HeaderMap::Request);
         let module = Rc::clone(&self.module);
-        let view = StageHost {
-            inner: host,
-            edits: &self.edits,
-        };
+        let view = view(host, &self.edits, &self.module);
         let selected = module.select(&view);
         match selected {
             Ok(list) => {
@@ -149,6 +160,7 @@ impl Pipeline {
 
     /// A body chunk (`size`: buffered so far while held).
     pub fn on_request_body(&mut self, host: &dyn Host, size: usize, end_of_stream: bool) -> Flow {
+        self.edits.new_callback();
         if self.answered {
             return Flow::Pause;
         }
@@ -165,6 +177,7 @@ impl Pipeline {
 
     /// The request trailers.
     pub fn on_request_trailers(&mut self, host: &dyn Host) -> Flow {
+        self.edits.new_callback();
         if self.answered {
             return Flow::Pause;
         }
@@ -181,13 +194,11 @@ impl Pipeline {
     /// The response headers (of the upstream or of a local answer): every stage of the request
     /// sees them, their edits are written once.
     pub fn on_response_headers(&mut self, host: &dyn Host) -> Flow {
+        self.edits.new_callback();
         if self.ended {
             return Flow::Continue;
         }
-        let view = StageHost {
-            inner: host,
-            edits: &self.edits,
-        };
+        let view = view(host, &self.edits, &self.module);
         for (_, stage) in &mut self.stages {
             stage.on_response_headers(&view, &mut self.ex);
         }
@@ -198,13 +209,11 @@ impl Pipeline {
     /// A root's wake for the stages of root `root`: resumes the request where it waits, then
     /// resumes the stream (or answers it). A wake for a request not waiting there is ignored.
     pub fn wake(&mut self, host: &dyn Host, root: usize) {
+        self.edits.new_callback();
         if !self.waiting() {
             return;
         }
-        let view = StageHost {
-            inner: host,
-            edits: &self.edits,
-        };
+        let view = view(host, &self.edits, &self.module);
         let Some((r, stage)) = self.stages.get_mut(self.at) else {
             return;
         };
@@ -219,13 +228,11 @@ impl Pipeline {
 
     /// A gRPC call's answer, for the stage that waits for it; a late one is ignored.
     pub fn on_grpc_response(&mut self, host: &dyn Host, token: u32, status: u32, size: usize) {
+        self.edits.new_callback();
         if !self.waiting() {
             return;
         }
-        let view = StageHost {
-            inner: host,
-            edits: &self.edits,
-        };
+        let view = view(host, &self.edits, &self.module);
         let Some((_, stage)) = self.stages.get_mut(self.at) else {
             return;
         };
@@ -239,14 +246,12 @@ impl Pipeline {
 
     /// The stream ended: every stage forgets the request; later callbacks change nothing.
     pub fn on_log(&mut self, host: &dyn Host) {
+        self.edits.new_callback();
         if self.ended {
             return;
         }
         self.ended = true;
-        let view = StageHost {
-            inner: host,
-            edits: &self.edits,
-        };
+        let view = view(host, &self.edits, &self.module);
         for (_, stage) in &mut self.stages {
             stage.on_log(&view, &mut self.ex);
         }
@@ -257,13 +262,9 @@ impl Pipeline {
         while let Some((_, stage)) = self.stages.get_mut(self.at) {
             let step = match first.take() {
                 Some(step) => step,
-                None => stage.on_request_headers(
-                    &StageHost {
-                        inner: host,
-                        edits: &self.edits,
-                    },
-                    &mut self.ex,
-                ),
+                None => {
+                    stage.on_request_headers(&view(host, &self.edits, &self.module), &mut self.ex)
+                }
             };
             match step {
                 Step::Continue => self.at = self.at.saturating_add(1),
@@ -299,10 +300,7 @@ impl Pipeline {
 
     fn run_body(&mut self, host: &dyn Host, size: usize, end_of_stream: bool) -> Flow {
         for (_, stage) in &mut self.stages {
-            let view = StageHost {
-                inner: host,
-                edits: &self.edits,
-            };
+            let view = view(host, &self.edits, &self.module);
             match stage.on_request_body(&view, &mut self.ex, size, end_of_stream) {
                 Step::Continue => {}
                 Step::NeedBody | Step::Wait => {
@@ -320,10 +318,7 @@ impl Pipeline {
 
     fn run_trailers(&mut self, host: &dyn Host) -> Flow {
         for (_, stage) in &mut self.stages {
-            let view = StageHost {
-                inner: host,
-                edits: &self.edits,
-            };
+            let view = view(host, &self.edits, &self.module);
             match stage.on_request_trailers(&view, &mut self.ex) {
                 Step::Continue => {}
                 Step::NeedBody | Step::Wait => return Flow::Pause,
@@ -348,6 +343,15 @@ impl Pipeline {
         self.edits.discard(HeaderMap::Request);
         send_denial(host, denial);
         Flow::Pause
+    }
+}
+
+/// The host as the stages of a request see it.
+fn view<'a>(host: &'a dyn Host, edits: &'a Edits, module: &'a Module) -> StageHost<'a> {
+    StageHost {
+        inner: host,
+        edits,
+        counts: &module.counts,
     }
 }
 

@@ -108,6 +108,7 @@ fn module(roots: Vec<Box<dyn StageRoot>>) -> Rc<Module> {
         roots,
         routes: Vec::new(),
         default,
+        counts: Default::default(),
     })
 }
 
@@ -534,6 +535,7 @@ fn per_route_stage_lists_and_a_refused_path() {
             },
         ],
         default: Vec::new(),
+        counts: Default::default(),
     });
     let run = |path: &str| {
         log.borrow_mut().clear();

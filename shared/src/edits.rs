@@ -4,7 +4,9 @@
 
 use crate::clock::Clock;
 use crate::host::{Body, HeaderMap, Host, HostError, MetricKind};
-use std::cell::RefCell;
+use crate::metrics::PendingCounts;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
 /// One pending change of a header.
@@ -18,7 +20,8 @@ enum Op {
 /// One header map: the copy read from the host (with the edits applied) and the edits to write.
 #[derive(Debug, Default)]
 struct MapState {
-    copy: Option<Vec<(String, String)>>,
+    /// Shared with the stages that read it; an edit copies it only while one still holds it.
+    copy: Option<Rc<Vec<(String, String)>>>,
     ops: Vec<(String, Op)>,
 }
 
@@ -34,14 +37,14 @@ fn apply(copy: &mut Vec<(String, String)>, name: &str, op: &Op) {
 }
 
 impl MapState {
-    fn load(&mut self, host: &dyn Host, map: HeaderMap) -> &mut Vec<(String, String)> {
+    fn load(&mut self, host: &dyn Host, map: HeaderMap) -> &Rc<Vec<(String, String)>> {
         let ops = &self.ops;
         self.copy.get_or_insert_with(|| {
             let mut copy = host.headers(map);
             for (name, op) in ops {
                 apply(&mut copy, name, op);
             }
-            copy
+            Rc::new(copy)
         })
     }
 
@@ -62,7 +65,7 @@ impl MapState {
             self.ops.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         }
         if let Some(copy) = &mut self.copy {
-            apply(copy, name, &op);
+            apply(Rc::make_mut(copy), name, &op);
         }
         self.ops.push((name.to_string(), op));
     }
@@ -73,6 +76,8 @@ impl MapState {
 pub struct Edits {
     request: RefCell<MapState>,
     response: RefCell<MapState>,
+    /// The clock as read in the current callback (every stage of it sees the same instant).
+    now: Cell<Option<u64>>,
 }
 
 impl Edits {
@@ -82,6 +87,11 @@ impl Edits {
             HeaderMap::Response => Some(&self.response),
             HeaderMap::RequestTrailers | HeaderMap::HttpCallResponse => None,
         }
+    }
+
+    /// A new host callback starts: the clock is read again on first use.
+    pub fn new_callback(&self) {
+        self.now.set(None);
     }
 
     /// Reads a map from the host now (the one read of it for this request).
@@ -119,18 +129,26 @@ impl Edits {
     }
 }
 
-/// The host as a stage sees it: request and response headers through [`Edits`], everything else
-/// straight to the real host.
+/// The host as a stage sees it: request and response headers through [`Edits`], the clock read
+/// once per callback, counter increments summed in [`PendingCounts`]; everything else straight to
+/// the real host.
 pub struct StageHost<'a> {
     /// The real host.
     pub inner: &'a dyn Host,
     /// This request's header maps.
     pub edits: &'a Edits,
+    /// The module's pending counter increments.
+    pub counts: &'a PendingCounts,
 }
 
 impl Clock for StageHost<'_> {
     fn unix_nanos(&self) -> u64 {
-        self.inner.unix_nanos()
+        if let Some(now) = self.edits.now.get() {
+            return now;
+        }
+        let now = self.inner.unix_nanos();
+        self.edits.now.set(Some(now));
+        now
     }
 }
 
@@ -141,8 +159,15 @@ impl Host for StageHost<'_> {
 
     fn headers(&self, map: HeaderMap) -> Vec<(String, String)> {
         match self.edits.state(map) {
-            Some(state) => state.borrow_mut().load(self.inner, map).clone(),
+            Some(state) => state.borrow_mut().load(self.inner, map).to_vec(),
             None => self.inner.headers(map),
+        }
+    }
+
+    fn headers_shared(&self, map: HeaderMap) -> Rc<Vec<(String, String)>> {
+        match self.edits.state(map) {
+            Some(state) => Rc::clone(state.borrow_mut().load(self.inner, map)),
+            None => Rc::new(self.inner.headers(map)),
         }
     }
 
@@ -212,7 +237,7 @@ impl Host for StageHost<'_> {
     }
 
     fn increment_metric(&self, id: u32, delta: i64) {
-        self.inner.increment_metric(id, delta);
+        self.counts.add(id, delta);
     }
 
     fn record_metric(&self, id: u32, value: u64) {

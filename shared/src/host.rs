@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::decision::Denial;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Which header map.
@@ -65,6 +66,11 @@ pub trait Host: Clock {
 
     /// All headers of a map, names lower-case; non-UTF-8 values are read lossily.
     fn headers(&self, map: HeaderMap) -> Vec<(String, String)>;
+    /// All headers of a map, shared: a host that keeps its own copy (the pipeline's stage host)
+    /// hands it out without copying every name and value again.
+    fn headers_shared(&self, map: HeaderMap) -> Rc<Vec<(String, String)>> {
+        Rc::new(self.headers(map))
+    }
     /// The first value of a header.
     fn header(&self, map: HeaderMap, name: &str) -> Option<String>;
     /// Replaces a header (`None` removes every value of it).

@@ -108,7 +108,8 @@ pub trait StageRoot {
     /// The stage of one request.
     fn create(&self, context_id: u32) -> Box<dyn Stage>;
 
-    /// How often it wants [`StageRoot::on_tick`] (`None`: never).
+    /// How often it wants [`StageRoot::on_tick`] (`None`: never). The root ticks at the shortest
+    /// period any stage (or the counter flush) wants, so a tick may come sooner than asked.
     fn tick_period(&self) -> Option<Duration> {
         None
     }

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 /// How long Envoy may take to become ready (V8 compiles the modules at start).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long `/stats` lags the requests at most: the modules' counter flush period
+/// (`palisade_core::metrics::FLUSH_PERIOD`, 100 ms) plus the tick's own delay, with margin.
+const STATS_SETTLE: Duration = Duration::from_millis(300);
+
 /// An HTTP filter for the chain.
 #[derive(Debug, Clone)]
 pub struct Filter(Value);
@@ -328,6 +332,11 @@ impl Envoy {
     }
 
     fn admin_get(&self, path: &str) -> std::io::Result<Response> {
+        if path.starts_with("/stats") {
+            // The modules write their requests' counter increments on a tick (every 100 ms):
+            // wait out one, so a count read right after a request includes it.
+            std::thread::sleep(STATS_SETTLE);
+        }
         RequestBuilder::new(
             SocketAddr::from(([127, 0, 0, 1], self.admin_port)),
             "GET",

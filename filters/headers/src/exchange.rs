@@ -42,7 +42,8 @@ impl Exchange {
 
     /// Checks the request, strips what a client must not set, and picks the response policy.
     pub fn on_request_headers(&mut self, host: &dyn Host) -> Decision {
-        let headers = host.headers(HeaderMap::Request);
+        // Shared with the stage host's copy; dropped before the edits so they need no copy of it.
+        let headers = host.headers_shared(HeaderMap::Request);
         self.stats.requests_checked.inc(host);
         let info = match canonical_request(host, self.context_id, &headers, &self.config.paths) {
             Ok(info) => info,
@@ -57,6 +58,8 @@ impl Exchange {
         let tls = tls.as_deref();
         let https = arrived_over_https(&policy.request, tls, &headers);
         let verdict = check_request(&policy.request, &headers);
+        drop(info);
+        drop(headers);
         self.plan = Some(ResponsePlan { policy, https });
         match verdict {
             Err(rejection) => {
@@ -105,8 +108,9 @@ impl Exchange {
             policy: Rc::clone(&self.config.default),
             https: host.property(&TLS_VERSION).is_some_and(|v| !v.is_empty()),
         });
-        let headers = host.headers(HeaderMap::Response);
+        let headers = host.headers_shared(HeaderMap::Response);
         let edits = plan_response(&plan.policy.response, plan.https, &headers);
+        drop(headers);
         for name in &edits.remove {
             host.set_header(HeaderMap::Response, name, None);
         }

@@ -134,7 +134,7 @@ impl JwtStage {
                         host.set_header(HeaderMap::Request, name, None);
                     }
                 }
-                let headers = host.headers(HeaderMap::Request);
+                let headers = host.headers_shared(HeaderMap::Request);
                 w.decide(host, self.context_id, &headers, &self.state, resume)
             }
             Err(_) => {

@@ -33,6 +33,7 @@ pub fn module(host: &dyn Host, json: &[u8]) -> Result<Module, String> {
         roots,
         routes: compiled.routes,
         default: compiled.default,
+        counts: Default::default(),
     })
 }
 

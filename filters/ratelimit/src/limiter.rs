@@ -171,7 +171,7 @@ impl RequestLimiter {
     /// Decides on the request headers: continue, refuse, or pause for the service.
     pub fn decide(&mut self, host: &dyn Host, claims: Claims<'_>) -> Decision {
         let limiter = Rc::clone(&self.limiter);
-        let headers = host.headers(HeaderMap::Request);
+        let headers = host.headers_shared(HeaderMap::Request);
         let req = match canonical_request(host, self.context_id, &headers, &limiter.config.paths) {
             Ok(req) => req,
             Err(refusal) => {

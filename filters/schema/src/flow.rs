@@ -97,7 +97,7 @@ impl RequestFlow {
         }
         self.state = State::Done;
         let config = Rc::clone(&self.config);
-        let headers = host.headers(HeaderMap::Request);
+        let headers = host.headers_shared(HeaderMap::Request);
         let info = match canonical_request(host, self.context_id, &headers, &config.paths) {
             Ok(info) => info,
             Err(refusal) => {
