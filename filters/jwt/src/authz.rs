@@ -129,11 +129,11 @@ mod tests {
     use serde_json::json;
 
     fn token(claims: Value) -> VerifiedToken {
-        VerifiedToken {
-            claims: claims.as_object().unwrap().clone(),
-            payload_b64: String::new(),
-            time: Default::default(),
-        }
+        VerifiedToken::new(
+            claims.as_object().unwrap().clone(),
+            String::new(),
+            Default::default(),
+        )
     }
 
     fn check(claim: &str, condition: Condition) -> ClaimCheck {

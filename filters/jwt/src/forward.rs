@@ -4,11 +4,11 @@
 use crate::claims::lookup;
 use crate::config::ArrayFormat;
 use crate::extractor::{cookie_without, path_without_params, Extracted, Location};
-use crate::verifier::VerifiedToken;
+use crate::verifier::{Identity, VerifiedToken};
 use palisade_core::headers::is_valid_value;
-use palisade_core::identity::VerifiedIdentity;
 use palisade_core::route::RequestInfo;
 use serde_json::Value;
+use std::rc::Rc;
 
 /// `claim_to_headers` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct Mutations {
     /// A new `cookie` header: `Some(None)` removes it.
     pub cookie: Option<Option<String>>,
     /// The verified identity for later stages (in-process) or filters (filter state).
-    pub identity: Option<VerifiedIdentity>,
+    pub identity: Option<Rc<Identity>>,
 }
 
 /// A claim as a header value: strings as they are, arrays joined (string elements bare, others
@@ -138,11 +138,11 @@ mod tests {
     use serde_json::json;
 
     fn token(claims: Value) -> VerifiedToken {
-        VerifiedToken {
-            claims: claims.as_object().unwrap().clone(),
-            payload_b64: "eyJzdWIiOiJhIn0".into(),
-            time: Default::default(),
-        }
+        VerifiedToken::new(
+            claims.as_object().unwrap().clone(),
+            "eyJzdWIiOiJhIn0".into(),
+            Default::default(),
+        )
     }
 
     fn rule(header: &str, claim: &str, separator: &str) -> ClaimHeader {

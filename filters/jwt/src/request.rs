@@ -13,7 +13,6 @@ use crate::keystore::Availability;
 use crate::requirements::{Evaluation, Outcomes, ProviderOutcome};
 use crate::verifier::{finish_with, precheck, VerifiedToken};
 use crate::{authz::Refusal, claims::check_time};
-use palisade_core::identity::VerifiedIdentity;
 use palisade_core::route::{first_match, RequestInfo};
 use palisade_core::Denial;
 use std::rc::Rc;
@@ -201,11 +200,7 @@ pub fn authenticate(
             // Later filters learn who this is from filter state, never from a header.
             if let Some((p, token)) = tokens.first() {
                 if let Some(provider) = c.providers.get(*p) {
-                    let identity = VerifiedIdentity {
-                        provider: provider.name.clone(),
-                        claims: token.claims.clone(),
-                    };
-                    m.identity = Some(identity);
+                    m.identity = Some(token.identity(&provider.name));
                 }
             }
             for (p, token) in tokens {

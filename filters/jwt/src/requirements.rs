@@ -223,11 +223,11 @@ mod tests {
     }
 
     fn verified(aud: &str) -> ProviderOutcome {
-        ProviderOutcome::Verified(Rc::new(VerifiedToken {
-            claims: json!({ "aud": aud }).as_object().unwrap().clone(),
-            payload_b64: String::new(),
-            time: Default::default(),
-        }))
+        ProviderOutcome::Verified(Rc::new(VerifiedToken::new(
+            json!({ "aud": aud }).as_object().unwrap().clone(),
+            String::new(),
+            Default::default(),
+        )))
     }
 
     fn fixed(outcomes: Vec<ProviderOutcome>) -> Fixed {

@@ -186,12 +186,11 @@ impl JwtStage {
         }
         if let Some(identity) = m.identity {
             if self.publish {
-                let bytes = identity.to_bytes();
-                if let Err(e) = host.set_property(&[VERIFIED_CLAIMS_PROPERTY], &bytes) {
+                if let Err(e) = host.set_property(&[VERIFIED_CLAIMS_PROPERTY], identity.bytes()) {
                     log::warn!("jwt: verified claims not stored for later filters: {e:?}");
                 }
             }
-            ex.identity = Some(Rc::new(identity));
+            ex.identity = Some(Rc::clone(&identity.value));
         }
     }
 }

@@ -63,17 +63,19 @@ pub fn parse(token: &str, max_size: usize) -> Result<Jws<'_>, TokenError> {
             limit: max_size,
         });
     }
-    let parts: Vec<&str> = token.split('.').collect();
-    let (header_b64, payload_b64, signature_b64) = match parts.as_slice() {
-        [h, p, s] => (*h, *p, *s),
-        [_, _, _, _, _] => return Err(malformed("5 parts: JWE is not supported")),
-        other => {
-            return Err(malformed(format!(
-                "{} parts, expected header.payload.signature",
-                other.len()
-            )))
-        }
-    };
+    let mut parts = token.splitn(4, '.');
+    let (header_b64, payload_b64, signature_b64) =
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(p), Some(s), None) => (h, p, s),
+            _ => {
+                let count = token.split('.').count();
+                return Err(malformed(if count == 5 {
+                    "5 parts: JWE is not supported".to_string()
+                } else {
+                    format!("{count} parts, expected header.payload.signature")
+                }));
+            }
+        };
     if header_b64.is_empty() {
         return Err(malformed("empty header"));
     }

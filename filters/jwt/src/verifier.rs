@@ -7,7 +7,10 @@ use crate::error::TokenError;
 use crate::json::parse_object;
 use crate::jwks::KeySet;
 use crate::token::{self, Jws};
+use palisade_core::identity::VerifiedIdentity;
 use serde_json::{Map, Value};
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 /// Keys tried for one token at most (a token without `kid` against a large set).
 pub const MAX_KEYS_TRIED: usize = 8;
@@ -24,7 +27,7 @@ pub struct Unverified<'a> {
 }
 
 /// A token whose signature and claims checked out.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct VerifiedToken {
     /// The claims.
     pub claims: Map<String, Value>,
@@ -32,6 +35,73 @@ pub struct VerifiedToken {
     pub payload_b64: String,
     /// `exp`, `nbf`, `iat`.
     pub time: TimeClaims,
+    /// Its identity for later stages and filters, made on first use and kept with the token, so
+    /// a token from the cache hands over the same one (no copy of the claims, no serialization).
+    identity: OnceCell<Rc<Identity>>,
+}
+
+impl PartialEq for VerifiedToken {
+    /// The token as verified; whether its identity was made yet does not count.
+    fn eq(&self, other: &Self) -> bool {
+        self.claims == other.claims
+            && self.payload_b64 == other.payload_b64
+            && self.time == other.time
+    }
+}
+
+impl VerifiedToken {
+    /// A verified token (its identity is made when first asked for).
+    pub fn new(claims: Map<String, Value>, payload_b64: String, time: TimeClaims) -> Self {
+        Self {
+            claims,
+            payload_b64,
+            time,
+            identity: OnceCell::new(),
+        }
+    }
+
+    /// The identity this token proves under `provider`. A token belongs to one provider (each
+    /// has its own cache), so the first caller's provider is the one.
+    pub fn identity(&self, provider: &str) -> Rc<Identity> {
+        Rc::clone(self.identity.get_or_init(|| {
+            Rc::new(Identity::new(VerifiedIdentity {
+                provider: provider.to_string(),
+                claims: self.claims.clone(),
+            }))
+        }))
+    }
+}
+
+/// A verified identity as the stages after jwt get it, and its filter-state value for separate
+/// filters after the jwt module, serialized once.
+#[derive(Debug, PartialEq)]
+pub struct Identity {
+    /// For later stages, in-process.
+    pub value: Rc<VerifiedIdentity>,
+    bytes: OnceCell<Vec<u8>>,
+}
+
+impl Identity {
+    /// An identity not yet serialized.
+    pub fn new(value: VerifiedIdentity) -> Self {
+        Self {
+            value: Rc::new(value),
+            bytes: OnceCell::new(),
+        }
+    }
+
+    /// The filter-state value ([`VerifiedIdentity::to_bytes`]), made on first use.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.get_or_init(|| self.value.to_bytes())
+    }
+}
+
+impl std::ops::Deref for Identity {
+    type Target = VerifiedIdentity;
+
+    fn deref(&self) -> &VerifiedIdentity {
+        &self.value
+    }
 }
 
 /// Everything that needs no key. The issuer check here only routes the token to a provider;
@@ -106,11 +176,11 @@ pub fn finish_with(
 ) -> Result<VerifiedToken, TokenError> {
     check_signature_with(&unverified.jws, keys, signatures)?;
     claims::check_time(&unverified.time, policy, now)?;
-    Ok(VerifiedToken {
-        payload_b64: unverified.jws.payload_b64.to_string(),
-        claims: unverified.claims,
-        time: unverified.time,
-    })
+    Ok(VerifiedToken::new(
+        unverified.claims,
+        unverified.jws.payload_b64.to_string(),
+        unverified.time,
+    ))
 }
 
 /// The whole check in one call.
