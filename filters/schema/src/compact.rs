@@ -112,9 +112,83 @@ fn has_base_keys(v: &Value) -> bool {
     }
 }
 
+/// Whether every reference in `kept` (a [`request_document`]) is a plain `$ref` into the document
+/// itself: no `$id`/`$anchor` (which change how references resolve), no `$ref` to another
+/// resource, no `$dynamicRef`/`$recursiveRef`, no `$schema` below the root. Then what compiling
+/// a schema checks is its meta-schema, its local `$ref`s and its regular expressions, which can
+/// be checked without compiling it (see `openapi`). Literal values may make this `false` where
+/// it need not be; that only costs a full compile.
+pub fn refs_are_local(kept: &Value, doc_url: &str) -> bool {
+    fn walk(v: &Value, doc_url: &str, root: bool) -> bool {
+        match v {
+            Value::Object(map) => {
+                let local = match map.get("$ref") {
+                    Some(Value::String(r)) => {
+                        r.starts_with('#')
+                            || r.strip_prefix(doc_url).is_some_and(|f| f.starts_with('#'))
+                    }
+                    _ => true,
+                };
+                local
+                    && !(["$dynamicRef", "$recursiveRef"]
+                        .iter()
+                        .any(|k| map.contains_key(*k)))
+                    && (root || !map.contains_key("$schema"))
+                    && map.values().all(|m| walk(m, doc_url, false))
+            }
+            Value::Array(items) => items.iter().all(|i| walk(i, doc_url, false)),
+            _ => true,
+        }
+    }
+    !has_base_keys(kept) && walk(kept, doc_url, true)
+}
+
+/// Calls `f` with every regular expression of `schema` and of its sub-schemas (`pattern` values
+/// and `patternProperties` names; only where schemas are, so a property called `pattern` is
+/// not one).
+pub fn each_pattern<E>(schema: &Value, f: &mut impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+    let Value::Object(obj) = schema else {
+        return Ok(());
+    };
+    if let Some(Value::String(pattern)) = obj.get("pattern") {
+        f(pattern)?;
+    }
+    if let Some(Value::Object(subs)) = obj.get("patternProperties") {
+        for name in subs.keys() {
+            f(name)?;
+        }
+    }
+    for key in SCHEMA_MAPS {
+        if let Some(Value::Object(subs)) = obj.get(key) {
+            for sub in subs.values() {
+                each_pattern(sub, f)?;
+            }
+        }
+    }
+    for key in SCHEMA_VALUES {
+        match obj.get(key) {
+            Some(Value::Array(subs)) => {
+                for sub in subs {
+                    each_pattern(sub, f)?;
+                }
+            }
+            Some(sub) => each_pattern(sub, f)?,
+            None => {}
+        }
+    }
+    for key in SCHEMA_ARRAYS {
+        if let Some(Value::Array(subs)) = obj.get(key) {
+            for sub in subs {
+                each_pattern(sub, f)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every `$ref` in `v` that points into the document, as a JSON pointer (anywhere in `v`: a
 /// `$ref`-named property only adds a pointer to keep).
-fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
+pub fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {

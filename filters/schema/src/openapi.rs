@@ -15,7 +15,7 @@ use crate::violation::Location;
 use palisade_core::config::ConfigError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 /// The URL the document is known by to the validator.
@@ -92,6 +92,7 @@ pub fn compile(
     let mut recorder = DocCompiler {
         doc: &doc,
         builder: None,
+        check: None,
         options,
         seen_ids: Vec::new(),
         pointers: Vec::new(),
@@ -100,8 +101,15 @@ pub fn compile(
     let kept = compact::request_document(&doc, &recorder.pointers, DOC_URL);
     builder
         .add_resource(OAS_31_DIALECT, oas_dialect_meta_schema())
-        .and_then(|()| builder.add_resource(DOC_URL, kept))
         .map_err(|e| at("", e))?;
+    // Compiling every schema to find the bad ones took most of configure (and twice: Envoy
+    // configures a canary VM first); where references are plain, checking is much cheaper.
+    let kept = if compact::refs_are_local(&kept, DOC_URL) {
+        Some(kept)
+    } else {
+        builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
+        None
+    };
     let base_path = match options.base_path {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => server_base_path(&doc),
@@ -109,6 +117,11 @@ pub fn compile(
     let mut compiler = DocCompiler {
         doc: &doc,
         builder: Some(builder),
+        check: kept.as_ref().map(|kept| Check {
+            kept,
+            dialect,
+            checked: HashSet::new(),
+        }),
         options,
         seen_ids: Vec::new(),
         pointers: Vec::new(),
@@ -121,6 +134,10 @@ pub fn compile(
                     .within("operations"),
             );
         }
+    }
+    drop(compiler);
+    if let Some(kept) = kept {
+        builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
     }
     Ok(ApiRoutes::new(base_path, paths))
 }
@@ -147,6 +164,8 @@ struct DocCompiler<'d, 'b> {
     doc: &'d Value,
     /// `None`: only record the schemas' pointers (in `pointers`).
     builder: Option<&'b mut SchemaSetBuilder>,
+    /// `Some`: schemas are checked (not compiled) against the document the validator gets.
+    check: Option<Check<'d>>,
     options: ApiOptions<'d>,
     seen_ids: Vec<String>,
     pointers: Vec<String>,
@@ -410,9 +429,56 @@ impl DocCompiler<'_, '_> {
             return Ok(SchemaId::RECORDED);
         };
         let location = format!("{DOC_URL}#{}", utf8_percent_encode(pointer, FRAGMENT));
-        builder
-            .compile(&location)
-            .map_err(|e| ConfigError::at(field, e))
+        match self.check.as_mut() {
+            Some(check) => {
+                check
+                    .reach(builder, pointer)
+                    .map_err(|e| ConfigError::at(field, e))?;
+                Ok(builder.register(&location))
+            }
+            None => builder
+                .compile(&location)
+                .map_err(|e| ConfigError::at(field, e)),
+        }
+    }
+}
+
+/// What compiling a schema of a document whose references are all local checks, without
+/// compiling it: each schema it reaches (itself and its `$ref`s' targets, each once per
+/// document) is valid against the dialect's meta-schema, every `$ref` resolves, and every
+/// regular expression compiles. The validator then compiles schemas on first use only.
+struct Check<'d> {
+    /// The document the validator gets ([`compact::request_document`]).
+    kept: &'d Value,
+    dialect: Dialect,
+    /// Pointers already checked.
+    checked: HashSet<String>,
+}
+
+impl Check<'_> {
+    fn reach(&mut self, builder: &mut SchemaSetBuilder, pointer: &str) -> Result<(), String> {
+        let mut todo = vec![pointer.to_string()];
+        while let Some(pointer) = todo.pop() {
+            if self.checked.contains(&pointer) {
+                continue;
+            }
+            let location = format!("{DOC_URL}#{}", utf8_percent_encode(&pointer, FRAGMENT));
+            let schema = self
+                .kept
+                .pointer(&pointer)
+                .ok_or_else(|| format!("`$ref` to `{location}`: it does not exist"))?;
+            builder
+                .check_schema(self.dialect, schema)
+                .map_err(|e| format!("`{location}` is not a valid schema: {e}"))?;
+            compact::each_pattern(schema, &mut |p| {
+                builder
+                    .check_pattern(p)
+                    .map_err(|e| format!("`{location}`: {e}"))
+            })?;
+            compact::local_refs(schema, DOC_URL, &mut todo);
+            self.checked.insert(pointer);
+        }
+        Ok(())
     }
 }
 
