@@ -56,7 +56,11 @@ const BASE_KEYS: [&str; 5] = ["$id", "id", "$anchor", "$dynamicAnchor", "$recurs
 /// The document reduced to the schemas at `roots` (JSON pointers) and what their local `$ref`s
 /// reach, each at its pointer, annotations left out; `$schema` at the root is kept. Pointers that
 /// do not resolve are left for the validator to report.
-pub fn request_document(doc: &Value, roots: &[String], doc_url: &str) -> Value {
+///
+/// The kept schemas are moved out of `doc` (`null` is left in their place), not copied: a
+/// description's schemas are most of what is left of it once read, and a Wasm VM keeps the most
+/// memory it ever used. A document kept whole is copied.
+pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Value {
     if has_base_keys(doc) {
         return doc.clone();
     }
@@ -89,10 +93,10 @@ pub fn request_document(doc: &Value, roots: &[String], doc_url: &str) -> Value {
             continue;
         }
         last = Some(pointer);
-        if let Some(value) = doc.pointer(pointer) {
-            let mut copy = value.clone();
-            strip_annotations(&mut copy);
-            insert_at(&mut out, pointer, copy);
+        if let Some(value) = doc.pointer_mut(pointer) {
+            let mut schema = std::mem::take(value);
+            strip_annotations(&mut schema);
+            insert_at(&mut out, pointer, schema);
         }
     }
     out
@@ -290,7 +294,7 @@ mod tests {
             "/paths/~1a~1{id}/post/parameters/0/schema".to_string(),
             "/paths/~1a~1{id}/post/requestBody/content/application~1json/schema".to_string(),
         ];
-        let out = request_document(&doc, &roots, URL);
+        let out = request_document(&mut doc.clone(), &roots, URL);
         assert_eq!(
             out,
             json!({
@@ -320,7 +324,7 @@ mod tests {
                                     "leaf": {"$ref": "#/components/schemas/Node/properties/next"},
                                     "gone": {"$ref": "#/components/schemas/Missing"}}}
         }}});
-        let out = request_document(&doc, &["/components/schemas/Node".into()], URL);
+        let out = request_document(&mut doc.clone(), &["/components/schemas/Node".into()], URL);
         assert_eq!(out, doc);
     }
 
@@ -328,6 +332,6 @@ mod tests {
     fn documents_naming_schemas_by_id_are_kept_whole() {
         let doc = json!({"components": {"schemas": {"A": {"$id": "https://x/a.json"}}},
                          "paths": {}, "info": {"description": "d"}});
-        assert_eq!(request_document(&doc, &[], URL), doc);
+        assert_eq!(request_document(&mut doc.clone(), &[], URL), doc);
     }
 }

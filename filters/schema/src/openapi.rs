@@ -91,6 +91,7 @@ pub fn compile(
     // First the schemas' pointers, then only what they need is given to the validator.
     let mut recorder = DocCompiler {
         doc: &doc,
+        schemas: &doc,
         builder: None,
         check: None,
         options,
@@ -98,27 +99,31 @@ pub fn compile(
         pointers: Vec::new(),
     };
     walk_paths(&mut recorder)?;
-    let kept = compact::request_document(&doc, &recorder.pointers, DOC_URL);
+    let pointers = std::mem::take(&mut recorder.pointers);
+    // The schemas move to `kept`: from here on they are read there (type hints, checks).
+    let kept = compact::request_document(&mut doc, &pointers, DOC_URL);
+    drop(pointers);
     builder
         .add_resource(OAS_31_DIALECT, oas_dialect_meta_schema())
         .map_err(|e| at("", e))?;
     // Compiling every schema to find the bad ones took most of configure (and twice: Envoy
     // configures a canary VM first); where references are plain, checking is much cheaper.
-    let kept = if compact::refs_are_local(&kept, DOC_URL) {
-        Some(kept)
-    } else {
-        builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
-        None
-    };
+    let cheap = compact::refs_are_local(&kept, DOC_URL);
+    if !cheap {
+        builder
+            .add_resource(DOC_URL, kept.clone())
+            .map_err(|e| at("", e))?;
+    }
     let base_path = match options.base_path {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => server_base_path(&doc),
     };
     let mut compiler = DocCompiler {
         doc: &doc,
+        schemas: &kept,
         builder: Some(builder),
-        check: kept.as_ref().map(|kept| Check {
-            kept,
+        check: cheap.then(|| Check {
+            kept: &kept,
             dialect,
             checked: HashSet::new(),
         }),
@@ -136,7 +141,8 @@ pub fn compile(
         }
     }
     drop(compiler);
-    if let Some(kept) = kept {
+    drop(doc);
+    if cheap {
         builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
     }
     Ok(ApiRoutes::new(base_path, paths))
@@ -162,6 +168,9 @@ fn walk_paths(compiler: &mut DocCompiler<'_, '_>) -> Result<Vec<PathItem>, Confi
 
 struct DocCompiler<'d, 'b> {
     doc: &'d Value,
+    /// Where the schemas are read (for type hints): the document, or the compact document they
+    /// were moved to.
+    schemas: &'d Value,
     /// `None`: only record the schemas' pointers (in `pointers`).
     builder: Option<&'b mut SchemaSetBuilder>,
     /// `Some`: schemas are checked (not compiled) against the document the validator gets.
@@ -332,10 +341,11 @@ impl DocCompiler<'_, '_> {
                 .and_then(Value::as_bool)
                 .unwrap_or(style == Style::Form);
             let (schema, hint) = match param.get("schema") {
-                Some(s) => (
-                    Some(self.compile_at(&format!("{pointer}/schema"), "schema")?),
-                    TypeHint::from_schema(s, self.doc),
-                ),
+                Some(_) => {
+                    let at = format!("{pointer}/schema");
+                    let hint = self.hint_at(&at);
+                    (Some(self.compile_at(&at, "schema")?), hint)
+                }
                 None => (None, TypeHint::default()),
             };
             ParamCheck::Styled {
@@ -370,16 +380,12 @@ impl DocCompiler<'_, '_> {
         {
             let field = format!("content.{key}");
             let range = MediaRange::parse(key).map_err(|e| ConfigError::at(&field, e))?;
-            if range.essence() == FORM_URLENCODED {
-                if let Some(schema) = media_obj.get("schema") {
-                    form = Some(Rc::new(self.form_spec(schema, media_obj, &field)?));
-                }
+            let at = format!("{pointer}/content/{}/schema", escape_token(key));
+            if range.essence() == FORM_URLENCODED && media_obj.get("schema").is_some() {
+                form = Some(Rc::new(self.form_spec(&at, media_obj, &field)?));
             }
             let schema = match media_obj.get("schema") {
-                Some(_) => Some(self.compile_at(
-                    &format!("{pointer}/content/{}/schema", escape_token(key)),
-                    &format!("{field}.schema"),
-                )?),
+                Some(_) => Some(self.compile_at(&at, &format!("{field}.schema"))?),
                 None => None,
             };
             media.push((range, schema));
@@ -394,7 +400,7 @@ impl DocCompiler<'_, '_> {
     /// A urlencoded body's reading: its schema's types and `encoding` (style, explode).
     fn form_spec(
         &self,
-        schema: &Value,
+        schema: &str,
         media_obj: &Value,
         field: &str,
     ) -> Result<FormSpec, ConfigError> {
@@ -418,9 +424,17 @@ impl DocCompiler<'_, '_> {
             encoding.push((name.clone(), style, explode));
         }
         Ok(FormSpec {
-            hint: TypeHint::from_schema(schema, self.doc),
+            hint: self.hint_at(schema),
             encoding,
         })
+    }
+
+    /// The type hint of the schema at `pointer`.
+    fn hint_at(&self, pointer: &str) -> TypeHint {
+        match self.schemas.pointer(pointer) {
+            Some(schema) => TypeHint::from_schema(schema, self.schemas),
+            None => TypeHint::default(),
+        }
     }
 
     fn compile_at(&mut self, pointer: &str, field: &str) -> Result<SchemaId, ConfigError> {
