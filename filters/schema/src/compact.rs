@@ -56,7 +56,11 @@ const BASE_KEYS: [&str; 5] = ["$id", "id", "$anchor", "$dynamicAnchor", "$recurs
 /// The document reduced to the schemas at `roots` (JSON pointers) and what their local `$ref`s
 /// reach, each at its pointer, annotations left out; `$schema` at the root is kept. Pointers that
 /// do not resolve are left for the validator to report.
-pub fn request_document(doc: &Value, roots: &[String], doc_url: &str) -> Value {
+///
+/// The kept schemas are moved out of `doc` (`null` is left in their place), not copied: a
+/// description's schemas are most of what is left of it once read, and a Wasm VM keeps the most
+/// memory it ever used. A document kept whole is copied.
+pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Value {
     if has_base_keys(doc) {
         return doc.clone();
     }
@@ -89,10 +93,10 @@ pub fn request_document(doc: &Value, roots: &[String], doc_url: &str) -> Value {
             continue;
         }
         last = Some(pointer);
-        if let Some(value) = doc.pointer(pointer) {
-            let mut copy = value.clone();
-            strip_annotations(&mut copy);
-            insert_at(&mut out, pointer, copy);
+        if let Some(value) = doc.pointer_mut(pointer) {
+            let mut schema = std::mem::take(value);
+            strip_annotations(&mut schema);
+            insert_at(&mut out, pointer, schema);
         }
     }
     out
@@ -112,9 +116,83 @@ fn has_base_keys(v: &Value) -> bool {
     }
 }
 
+/// Whether every reference in `kept` (a [`request_document`]) is a plain `$ref` into the document
+/// itself: no `$id`/`$anchor` (which change how references resolve), no `$ref` to another
+/// resource, no `$dynamicRef`/`$recursiveRef`, no `$schema` below the root. Then what compiling
+/// a schema checks is its meta-schema, its local `$ref`s and its regular expressions, which can
+/// be checked without compiling it (see `openapi`). Literal values may make this `false` where
+/// it need not be; that only costs a full compile.
+pub fn refs_are_local(kept: &Value, doc_url: &str) -> bool {
+    fn walk(v: &Value, doc_url: &str, root: bool) -> bool {
+        match v {
+            Value::Object(map) => {
+                let local = match map.get("$ref") {
+                    Some(Value::String(r)) => {
+                        r.starts_with('#')
+                            || r.strip_prefix(doc_url).is_some_and(|f| f.starts_with('#'))
+                    }
+                    _ => true,
+                };
+                local
+                    && !(["$dynamicRef", "$recursiveRef"]
+                        .iter()
+                        .any(|k| map.contains_key(*k)))
+                    && (root || !map.contains_key("$schema"))
+                    && map.values().all(|m| walk(m, doc_url, false))
+            }
+            Value::Array(items) => items.iter().all(|i| walk(i, doc_url, false)),
+            _ => true,
+        }
+    }
+    !has_base_keys(kept) && walk(kept, doc_url, true)
+}
+
+/// Calls `f` with every regular expression of `schema` and of its sub-schemas (`pattern` values
+/// and `patternProperties` names; only where schemas are, so a property called `pattern` is
+/// not one).
+pub fn each_pattern<E>(schema: &Value, f: &mut impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+    let Value::Object(obj) = schema else {
+        return Ok(());
+    };
+    if let Some(Value::String(pattern)) = obj.get("pattern") {
+        f(pattern)?;
+    }
+    if let Some(Value::Object(subs)) = obj.get("patternProperties") {
+        for name in subs.keys() {
+            f(name)?;
+        }
+    }
+    for key in SCHEMA_MAPS {
+        if let Some(Value::Object(subs)) = obj.get(key) {
+            for sub in subs.values() {
+                each_pattern(sub, f)?;
+            }
+        }
+    }
+    for key in SCHEMA_VALUES {
+        match obj.get(key) {
+            Some(Value::Array(subs)) => {
+                for sub in subs {
+                    each_pattern(sub, f)?;
+                }
+            }
+            Some(sub) => each_pattern(sub, f)?,
+            None => {}
+        }
+    }
+    for key in SCHEMA_ARRAYS {
+        if let Some(Value::Array(subs)) = obj.get(key) {
+            for sub in subs {
+                each_pattern(sub, f)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every `$ref` in `v` that points into the document, as a JSON pointer (anywhere in `v`: a
 /// `$ref`-named property only adds a pointer to keep).
-fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
+pub fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
@@ -216,7 +294,7 @@ mod tests {
             "/paths/~1a~1{id}/post/parameters/0/schema".to_string(),
             "/paths/~1a~1{id}/post/requestBody/content/application~1json/schema".to_string(),
         ];
-        let out = request_document(&doc, &roots, URL);
+        let out = request_document(&mut doc.clone(), &roots, URL);
         assert_eq!(
             out,
             json!({
@@ -246,7 +324,7 @@ mod tests {
                                     "leaf": {"$ref": "#/components/schemas/Node/properties/next"},
                                     "gone": {"$ref": "#/components/schemas/Missing"}}}
         }}});
-        let out = request_document(&doc, &["/components/schemas/Node".into()], URL);
+        let out = request_document(&mut doc.clone(), &["/components/schemas/Node".into()], URL);
         assert_eq!(out, doc);
     }
 
@@ -254,6 +332,6 @@ mod tests {
     fn documents_naming_schemas_by_id_are_kept_whole() {
         let doc = json!({"components": {"schemas": {"A": {"$id": "https://x/a.json"}}},
                          "paths": {}, "info": {"description": "d"}});
-        assert_eq!(request_document(&doc, &[], URL), doc);
+        assert_eq!(request_document(&mut doc.clone(), &[], URL), doc);
     }
 }

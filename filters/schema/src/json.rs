@@ -4,6 +4,7 @@
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
 use std::fmt;
@@ -222,16 +223,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                self.trail.found(key);
-                return Err(de::Error::custom("duplicate key"));
-            }
+            // One search of the object per key: the vacant entry is filled after the value.
+            let slot = match object.entry(key) {
+                Entry::Occupied(taken) => {
+                    self.trail.found(taken.key().clone());
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                Entry::Vacant(slot) => slot,
+            };
             match map.next_value_seed(ValueSeed { trail: self.trail }) {
                 Ok(value) => {
-                    object.insert(key, value);
+                    slot.insert(value);
                 }
                 Err(e) => {
-                    self.trail.enclose(|| key);
+                    self.trail.enclose(|| slot.key().clone());
                     return Err(e);
                 }
             }

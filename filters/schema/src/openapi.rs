@@ -15,7 +15,7 @@ use crate::violation::Location;
 use palisade_core::config::ConfigError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 /// The URL the document is known by to the validator.
@@ -91,24 +91,42 @@ pub fn compile(
     // First the schemas' pointers, then only what they need is given to the validator.
     let mut recorder = DocCompiler {
         doc: &doc,
+        schemas: &doc,
         builder: None,
+        check: None,
         options,
         seen_ids: Vec::new(),
         pointers: Vec::new(),
     };
     walk_paths(&mut recorder)?;
-    let kept = compact::request_document(&doc, &recorder.pointers, DOC_URL);
+    let pointers = std::mem::take(&mut recorder.pointers);
+    // The schemas move to `kept`: from here on they are read there (type hints, checks).
+    let kept = compact::request_document(&mut doc, &pointers, DOC_URL);
+    drop(pointers);
     builder
         .add_resource(OAS_31_DIALECT, oas_dialect_meta_schema())
-        .and_then(|()| builder.add_resource(DOC_URL, kept))
         .map_err(|e| at("", e))?;
+    // Compiling every schema to find the bad ones took most of configure (and twice: Envoy
+    // configures a canary VM first); where references are plain, checking is much cheaper.
+    let cheap = compact::refs_are_local(&kept, DOC_URL);
+    if !cheap {
+        builder
+            .add_resource(DOC_URL, kept.clone())
+            .map_err(|e| at("", e))?;
+    }
     let base_path = match options.base_path {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => server_base_path(&doc),
     };
     let mut compiler = DocCompiler {
         doc: &doc,
+        schemas: &kept,
         builder: Some(builder),
+        check: cheap.then(|| Check {
+            kept: &kept,
+            dialect,
+            checked: HashSet::new(),
+        }),
         options,
         seen_ids: Vec::new(),
         pointers: Vec::new(),
@@ -121,6 +139,11 @@ pub fn compile(
                     .within("operations"),
             );
         }
+    }
+    drop(compiler);
+    drop(doc);
+    if cheap {
+        builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
     }
     Ok(ApiRoutes::new(base_path, paths))
 }
@@ -145,8 +168,13 @@ fn walk_paths(compiler: &mut DocCompiler<'_, '_>) -> Result<Vec<PathItem>, Confi
 
 struct DocCompiler<'d, 'b> {
     doc: &'d Value,
+    /// Where the schemas are read (for type hints): the document, or the compact document they
+    /// were moved to.
+    schemas: &'d Value,
     /// `None`: only record the schemas' pointers (in `pointers`).
     builder: Option<&'b mut SchemaSetBuilder>,
+    /// `Some`: schemas are checked (not compiled) against the document the validator gets.
+    check: Option<Check<'d>>,
     options: ApiOptions<'d>,
     seen_ids: Vec<String>,
     pointers: Vec<String>,
@@ -313,10 +341,11 @@ impl DocCompiler<'_, '_> {
                 .and_then(Value::as_bool)
                 .unwrap_or(style == Style::Form);
             let (schema, hint) = match param.get("schema") {
-                Some(s) => (
-                    Some(self.compile_at(&format!("{pointer}/schema"), "schema")?),
-                    TypeHint::from_schema(s, self.doc),
-                ),
+                Some(_) => {
+                    let at = format!("{pointer}/schema");
+                    let hint = self.hint_at(&at);
+                    (Some(self.compile_at(&at, "schema")?), hint)
+                }
                 None => (None, TypeHint::default()),
             };
             ParamCheck::Styled {
@@ -351,16 +380,12 @@ impl DocCompiler<'_, '_> {
         {
             let field = format!("content.{key}");
             let range = MediaRange::parse(key).map_err(|e| ConfigError::at(&field, e))?;
-            if range.essence() == FORM_URLENCODED {
-                if let Some(schema) = media_obj.get("schema") {
-                    form = Some(Rc::new(self.form_spec(schema, media_obj, &field)?));
-                }
+            let at = format!("{pointer}/content/{}/schema", escape_token(key));
+            if range.essence() == FORM_URLENCODED && media_obj.get("schema").is_some() {
+                form = Some(Rc::new(self.form_spec(&at, media_obj, &field)?));
             }
             let schema = match media_obj.get("schema") {
-                Some(_) => Some(self.compile_at(
-                    &format!("{pointer}/content/{}/schema", escape_token(key)),
-                    &format!("{field}.schema"),
-                )?),
+                Some(_) => Some(self.compile_at(&at, &format!("{field}.schema"))?),
                 None => None,
             };
             media.push((range, schema));
@@ -375,7 +400,7 @@ impl DocCompiler<'_, '_> {
     /// A urlencoded body's reading: its schema's types and `encoding` (style, explode).
     fn form_spec(
         &self,
-        schema: &Value,
+        schema: &str,
         media_obj: &Value,
         field: &str,
     ) -> Result<FormSpec, ConfigError> {
@@ -399,9 +424,17 @@ impl DocCompiler<'_, '_> {
             encoding.push((name.clone(), style, explode));
         }
         Ok(FormSpec {
-            hint: TypeHint::from_schema(schema, self.doc),
+            hint: self.hint_at(schema),
             encoding,
         })
+    }
+
+    /// The type hint of the schema at `pointer`.
+    fn hint_at(&self, pointer: &str) -> TypeHint {
+        match self.schemas.pointer(pointer) {
+            Some(schema) => TypeHint::from_schema(schema, self.schemas),
+            None => TypeHint::default(),
+        }
     }
 
     fn compile_at(&mut self, pointer: &str, field: &str) -> Result<SchemaId, ConfigError> {
@@ -410,9 +443,56 @@ impl DocCompiler<'_, '_> {
             return Ok(SchemaId::RECORDED);
         };
         let location = format!("{DOC_URL}#{}", utf8_percent_encode(pointer, FRAGMENT));
-        builder
-            .compile(&location)
-            .map_err(|e| ConfigError::at(field, e))
+        match self.check.as_mut() {
+            Some(check) => {
+                check
+                    .reach(builder, pointer)
+                    .map_err(|e| ConfigError::at(field, e))?;
+                Ok(builder.register(&location))
+            }
+            None => builder
+                .compile(&location)
+                .map_err(|e| ConfigError::at(field, e)),
+        }
+    }
+}
+
+/// What compiling a schema of a document whose references are all local checks, without
+/// compiling it: each schema it reaches (itself and its `$ref`s' targets, each once per
+/// document) is valid against the dialect's meta-schema, every `$ref` resolves, and every
+/// regular expression compiles. The validator then compiles schemas on first use only.
+struct Check<'d> {
+    /// The document the validator gets ([`compact::request_document`]).
+    kept: &'d Value,
+    dialect: Dialect,
+    /// Pointers already checked.
+    checked: HashSet<String>,
+}
+
+impl Check<'_> {
+    fn reach(&mut self, builder: &mut SchemaSetBuilder, pointer: &str) -> Result<(), String> {
+        let mut todo = vec![pointer.to_string()];
+        while let Some(pointer) = todo.pop() {
+            if self.checked.contains(&pointer) {
+                continue;
+            }
+            let location = format!("{DOC_URL}#{}", utf8_percent_encode(&pointer, FRAGMENT));
+            let schema = self
+                .kept
+                .pointer(&pointer)
+                .ok_or_else(|| format!("`$ref` to `{location}`: it does not exist"))?;
+            builder
+                .check_schema(self.dialect, schema)
+                .map_err(|e| format!("`{location}` is not a valid schema: {e}"))?;
+            compact::each_pattern(schema, &mut |p| {
+                builder
+                    .check_pattern(p)
+                    .map_err(|e| format!("`{location}`: {e}"))
+            })?;
+            compact::local_refs(schema, DOC_URL, &mut todo);
+            self.checked.insert(pointer);
+        }
+        Ok(())
     }
 }
 

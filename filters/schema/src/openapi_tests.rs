@@ -309,3 +309,62 @@ fn a_large_description_is_checked_whole_at_configure_and_validated_lazily() {
         "{e}"
     );
 }
+
+#[test]
+fn schemas_are_checked_at_configure_without_compiling_them_and_compile_on_use() {
+    let doc = |body: Value, a: Value| {
+        json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {"/a": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": body}}},
+                "responses": {}}}},
+            "components": {"schemas": {"A": a}}})
+    };
+    let a_ref = json!({"$ref": "#/components/schemas/A"});
+    let good = json!({"type": "object", "properties": {"p": {"type": "string", "pattern": "^[a-z]+$"}},
+                      "patternProperties": {"^x-": {"type": "integer"}}});
+    let (routes, schemas) = build(doc(a_ref.clone(), good.clone()), &BTreeMap::new()).unwrap();
+    assert_eq!(
+        format!("{schemas:?}"),
+        "SchemaSet { schemas: 1, compiled: Some(0) }"
+    );
+    let Lookup::Found(op, _) = routes.lookup("POST", "/a") else {
+        panic!("no operation")
+    };
+    let BodyPlan::ValidateJson(id) = op
+        .body
+        .as_ref()
+        .unwrap()
+        .plan(MediaType::parse("application/json").as_ref())
+    else {
+        panic!("no JSON plan")
+    };
+    assert!(schemas.is_valid(id, &json!({"p": "abc", "x-n": 1})));
+    assert!(!schemas.is_valid(id, &json!({"p": "ABC"})));
+    assert!(!schemas.is_valid(id, &json!({"x-n": "1"})));
+
+    let field = "openapi.paths./a.post.requestBody.content.application/json.schema";
+    let bad = [
+        // Meta-schema: a type that does not exist, in the `$ref`'d component.
+        json!({"type": "object", "properties": {"p": {"type": "strin"}}}),
+        // Regular expressions that do not compile (one too large for the regex engine is
+        // refused too, but boon's debug build asserts on it).
+        json!({"properties": {"p": {"pattern": "(unclosed"}}}),
+        json!({"patternProperties": {"[": {}}}),
+        // A `$ref` to nothing, nested.
+        json!({"items": {"$ref": "#/components/schemas/Missing"}}),
+    ];
+    for a in bad {
+        let e = build(doc(a_ref.clone(), a.clone()), &BTreeMap::new()).unwrap_err();
+        assert_eq!(e.path, field, "{a}: {e}");
+        // The same schema inline, and in a document that is compiled whole (an `$id` in it).
+        let e = build(doc(a.clone(), good.clone()), &BTreeMap::new()).unwrap_err();
+        assert_eq!(e.path, field, "{a}: {e}");
+        let mut with_id = doc(a_ref.clone(), a.clone());
+        with_id["components"]["schemas"]["B"] = json!({"$id": "https://example.com/b"});
+        let e = build(with_id, &BTreeMap::new()).unwrap_err();
+        assert_eq!(e.path, field, "{a}: {e}");
+    }
+    // A property named like a keyword is not one.
+    let named = json!({"properties": {"pattern": {"type": "string"}, "$ref": {"type": "string"}}});
+    assert!(build(doc(a_ref, named), &BTreeMap::new()).is_ok());
+}

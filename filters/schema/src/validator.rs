@@ -153,6 +153,11 @@ pub struct SchemaSetBuilder {
     lazy: Lazy,
     locations: Vec<String>,
     ids: HashMap<String, usize>,
+    /// The meta-schemas [`Self::check_schema`] validates against, compiled on first use.
+    meta: Schemas,
+    meta_ids: HashMap<&'static str, SchemaIndex>,
+    /// Regular expressions already found to compile.
+    patterns: HashSet<String>,
 }
 
 impl fmt::Debug for SchemaSetBuilder {
@@ -188,6 +193,9 @@ impl SchemaSetBuilder {
             },
             locations: Vec::new(),
             ids: HashMap::new(),
+            meta: Schemas::new(),
+            meta_ids: HashMap::new(),
+            patterns: HashSet::new(),
         }
     }
 
@@ -207,14 +215,60 @@ impl SchemaSetBuilder {
         if let Some(&id) = self.ids.get(location) {
             return Ok(SchemaId(id));
         }
+        self.lazy.entry(self.locations.len(), location, false)?;
+        Ok(self.register(location))
+    }
+
+    /// Adds the schema at `location` without compiling it (compiled on first use): for a caller
+    /// that checked it more cheaply ([`Self::check_schema`], [`Self::check_pattern`]), so it
+    /// cannot fail to compile later. The same location twice gives the same id.
+    pub fn register(&mut self, location: &str) -> SchemaId {
+        if let Some(&id) = self.ids.get(location) {
+            return SchemaId(id);
+        }
         let id = self.locations.len();
-        self.lazy.entry(id, location, false)?;
         let wrapper = serde_json::json!({"not": {"$ref": location}});
         // Failing only loses the short-circuit check (see `Entry::negation`).
         let _ = self.lazy.compiler.add_resource(&negation_url(id), wrapper);
         self.locations.push(location.to_string());
         self.ids.insert(location.to_string(), id);
-        Ok(SchemaId(id))
+        SchemaId(id)
+    }
+
+    /// Whether `schema` is valid against the meta-schema of `dialect` (what compiling checks of
+    /// each schema, besides its `$ref`s and regular expressions): one validation, no compiled
+    /// schema kept. Sub-schemas are checked with it; a `$ref`'d one is not.
+    pub fn check_schema(&mut self, dialect: Dialect, schema: &Value) -> Result<(), String> {
+        let url = dialect.meta_schema();
+        let meta = match self.meta_ids.get(url) {
+            Some(&meta) => meta,
+            None => {
+                let meta = self
+                    .lazy
+                    .compiler
+                    .compile(url, &mut self.meta)
+                    .map_err(|e| compile_message(&e))?;
+                self.meta_ids.insert(url, meta);
+                meta
+            }
+        };
+        self.meta.validate(schema, meta).map_err(|e| e.to_string())
+    }
+
+    /// Whether `pattern` compiles as the validator compiles `pattern` and `patternProperties`
+    /// (ECMA-262 syntax, then the regex engine's limits); each distinct pattern is compiled once.
+    pub fn check_pattern(&mut self, pattern: &str) -> Result<(), String> {
+        if self.patterns.contains(pattern) {
+            return Ok(());
+        }
+        let url = format!("urn:palisade:pattern:{}", self.patterns.len());
+        self.add_resource(&url, serde_json::json!({"pattern": pattern}))?;
+        self.lazy
+            .compiler
+            .compile(&url, &mut Schemas::new())
+            .map_err(|e| compile_message(&e))?;
+        self.patterns.insert(pattern.to_string());
+        Ok(())
     }
 
     /// The checked set.
