@@ -69,9 +69,10 @@ impl Plan {
     };
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke";
+const USAGE: &str =
+    "usage: cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke";
 
-/// `cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke`.
+/// `cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke`.
 pub fn bench(args: &[String]) -> Result {
     if args == ["--smoke"] {
         return smoke();
@@ -82,6 +83,13 @@ pub fn bench(args: &[String]) -> Result {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = Plan::QUICK,
+            "--rounds" => {
+                plan.rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or(USAGE)?;
+            }
             "--only" => only.push(args.next().ok_or(USAGE)?.clone()),
             _ => return Err(USAGE.into()),
         }
