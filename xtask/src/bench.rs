@@ -62,15 +62,17 @@ impl Plan {
     const SMOKE: Plan = Plan {
         rounds: 1,
         warmup: Duration::ZERO,
-        measure: Duration::from_secs(1),
+        // Enough for every variant to answer its requests under load; nothing is timed.
+        measure: Duration::from_millis(300),
         load_time_starts: 0,
         report: false,
     };
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke";
+const USAGE: &str =
+    "usage: cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke";
 
-/// `cargo xtask bench [--quick] [--only <variant-id-part>]... | --smoke`.
+/// `cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke`.
 pub fn bench(args: &[String]) -> Result {
     if args == ["--smoke"] {
         return smoke();
@@ -81,6 +83,13 @@ pub fn bench(args: &[String]) -> Result {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = Plan::QUICK,
+            "--rounds" => {
+                plan.rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or(USAGE)?;
+            }
             "--only" => only.push(args.next().ok_or(USAGE)?.clone()),
             _ => return Err(USAGE.into()),
         }
@@ -223,43 +232,24 @@ fn run(plan: Plan, only: &[String]) -> Result {
     Ok(())
 }
 
-/// Builds each filter on its own, so one that does not compile (yet) only skips its variants.
+/// Builds every module (`cargo xtask build`) and the empty filter (the Wasm floor).
 fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
-    step("build the modules (release, wasm32-wasip1, post-processed by wasm-opt)");
+    crate::build::build()?;
     let wasm_opt = crate::build::wasm_opt()?;
     let mut built = Vec::new();
-    for filter in FILTERS {
-        let ok = cargo()
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "-p",
-            ])
-            .arg(format!("palisade-{filter}"))
-            .current_dir(root())
-            .status()
-            .is_ok_and(|s| s.success());
-        let module = wasm_dir().join(format!("palisade_{filter}.wasm"));
-        if !ok {
-            println!("  palisade-{filter} does not build");
-        } else if !is_proxy_wasm(&module) {
-            println!("  palisade-{filter} has no Proxy-Wasm entry yet");
+    for name in FILTERS.iter().chain(std::iter::once(&variants::BUNDLE)) {
+        let file = if *name == variants::BUNDLE {
+            format!("{name}.wasm")
         } else {
-            crate::build::optimize(&wasm_opt, &module)?;
-            built.push(filter);
+            format!("palisade_{name}.wasm")
+        };
+        if is_proxy_wasm(&wasm_dir().join(file)) {
+            built.push(*name);
+        } else {
+            println!("  {name}: the module has no Proxy-Wasm entry");
         }
     }
-    // The bundle (every filter as a stage of palisade.wasm), skipped like a filter when it does
-    // not build.
-    let bundle = wasm_dir().join(format!("{}.wasm", variants::BUNDLE));
-    match crate::build::build_bundle(&wasm_opt) {
-        Ok(()) if is_proxy_wasm(&bundle) => built.push(variants::BUNDLE),
-        Ok(()) => println!("  the bundle has no Proxy-Wasm entry"),
-        Err(e) => println!("  palisade-pipeline (the bundle) does not build: {e}"),
-    }
+    step("build the empty filter (the Wasm floor)");
     let empty_ok = cargo()
         .args([
             "build",

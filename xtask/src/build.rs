@@ -9,13 +9,6 @@ pub const FILTERS: [&str; 4] = ["headers", "jwt", "ratelimit", "schema"];
 /// The bundle: every filter as a stage of one module (`palisade.wasm`).
 pub const BUNDLE: &str = "palisade";
 
-/// The bundle's own target directory (see [`build`]).
-fn bundle_target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root().join("target"), PathBuf::from)
-        .join("bundle")
-}
-
 /// Where the release modules land.
 pub fn wasm_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -64,47 +57,67 @@ pub fn build_test_modules() -> Result {
     Ok(())
 }
 
-/// Builds every filter's `.wasm`, post-processes it and prints the sizes.
-pub fn build() -> Result {
-    step("build filters (release, wasm32-wasip1)");
-    let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", "wasm32-wasip1"]);
-    for f in FILTERS {
-        cmd.args(["-p", &format!("palisade-{f}")]);
-    }
-    run(&mut cmd)?;
-    step("post-process with Binaryen's wasm-opt");
-    let wasm_opt = wasm_opt()?;
-    for f in FILTERS {
-        optimize(&wasm_opt, &wasm_dir().join(format!("palisade_{f}.wasm")))?;
-    }
-    build_bundle(&wasm_opt)
+/// The cargo packages of the shipped modules: one per filter, then the bundle.
+pub fn module_packages() -> Vec<String> {
+    FILTERS
+        .iter()
+        .map(|f| format!("palisade-{f}-module"))
+        .chain(std::iter::once("palisade-pipeline".to_string()))
+        .collect()
 }
 
-/// Builds the bundle, post-processes it and puts `palisade.wasm` (and its symbol map) beside the
-/// filters' modules.
-pub fn build_bundle(wasm_opt: &Path) -> Result {
-    step("build the bundle (release, wasm32-wasip1)");
-    // The bundle links the filters as libraries, their entry points off. Cargo also links each
-    // dependency's cdylib, so in the same target directory those entry-less modules would
-    // replace the filters' own `.wasm`: the bundle has a target directory of its own.
-    run(cargo()
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip1",
-            "-p",
-            "palisade-pipeline",
-        ])
-        .env("CARGO_TARGET_DIR", bundle_target_dir()))?;
-    let bundle = bundle_target_dir().join(format!("wasm32-wasip1/release/{BUNDLE}.wasm"));
-    optimize(wasm_opt, &bundle)?;
-    for suffix in ["wasm", "wasm.symbols"] {
-        let from = bundle.with_extension(suffix);
-        let to = wasm_dir().join(format!("{BUNDLE}.{suffix}"));
-        std::fs::copy(&from, &to)
-            .map_err(|e| format!("{} → {}: {e}", from.display(), to.display()))?;
+/// The shipped modules' file names, as [`module_packages`] builds them.
+pub fn module_files() -> Vec<String> {
+    FILTERS
+        .iter()
+        .map(|f| format!("palisade_{f}.wasm"))
+        .chain(std::iter::once(format!("{BUNDLE}.wasm")))
+        .collect()
+}
+
+/// Builds every filter's `.wasm` and the bundle in one cargo run (the filters are plain
+/// libraries, each module a cdylib of its own, so their links run side by side), then
+/// post-processes them and prints the sizes.
+pub fn build() -> Result {
+    step("build the modules: every filter and the bundle (release, wasm32-wasip1)");
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", "wasm32-wasip1"]);
+    for package in module_packages() {
+        cmd.args(["-p", &package]);
     }
-    Ok(())
+    run(&mut cmd)?;
+    step("post-process with Binaryen's wasm-opt (one module per core)");
+    let wasm_opt = wasm_opt()?;
+    let modules: Vec<PathBuf> = module_files()
+        .iter()
+        .map(|file| wasm_dir().join(file))
+        .collect();
+    optimize_all(&wasm_opt, &modules)
+}
+
+/// Post-processes modules in parallel, as many at once as the machine has cores.
+pub fn optimize_all(wasm_opt: &Path, modules: &[PathBuf]) -> Result {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // Largest first: the longest job starts at once.
+    let mut queue: Vec<&PathBuf> = modules.iter().collect();
+    queue.sort_by_key(|m| std::fs::metadata(m).map_or(0, |md| md.len()));
+    let queue = std::sync::Mutex::new(queue);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..cores.min(modules.len()) {
+            scope.spawn(|| loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some(module) = next else { break };
+                let outcome = optimize(wasm_opt, module);
+                if let Ok(mut r) = results.lock() {
+                    r.push(outcome);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| "a wasm-opt worker failed".to_string())?
+        .into_iter()
+        .collect()
 }

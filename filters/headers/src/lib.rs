@@ -23,11 +23,3 @@ pub mod stats;
 pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
     config::compile(json).map(drop)
 }
-
-#[cfg(all(target_arch = "wasm32", feature = "module"))]
-proxy_wasm::main! {{
-    palisade_core::adapter::init(stage::FILTER_NAME);
-    proxy_wasm::set_root_context(|id| {
-        palisade_core::adapter::root(id, stage::FILTER_NAME, stage::module)
-    });
-}}
