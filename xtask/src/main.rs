@@ -24,7 +24,7 @@ const USAGE: &str = "usage: cargo xtask <command>
           test-only modules the end-to-end tests load (tests/verify-probe)
   test    everything CI checks: fmt, clippy (native + wasm), unit tests (native + wasm under
           Node), end-to-end tests through a real Envoy
-  e2e     build, then only the end-to-end tests (test binaries three at a time)
+  e2e     build, then only the end-to-end tests (PALISADE_TEST_PARALLEL=N: N binaries at once)
   demo    run Envoy with every filter in front of a demo upstream: HTTP on 127.0.0.1:8080,
           HTTPS on :8443 (certificate made at start), until Ctrl-C or SIGTERM (`--help`)
   oci     pack each built filter and the bundle as OCI artifacts (Istio compat, Solo oci, CNCF Wasm) under

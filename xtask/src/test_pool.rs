@@ -1,6 +1,6 @@
-//! Runs a package's test binaries side by side. End-to-end tests spend most of their time
-//! waiting on Envoy and sockets, so a few binaries at once finish in about a third of the time;
-//! each binary's output is printed whole when it ends, so the log stays readable.
+//! Runs packages' test binaries, one or more at a time (on 2 cores one at a time is fastest:
+//! every test starts Envoys, whose Wasm compile is CPU-bound); each binary's output is printed
+//! whole when it ends, with its time, so the log shows where the minutes go.
 
 use crate::util::{cargo, root, Result};
 use std::collections::VecDeque;
