@@ -124,17 +124,7 @@ impl Bench {
         let request = self.request(token, post);
         let mut cost = None;
         for context_id in [2, 3] {
-            let pairs: Vec<(&str, &str)> = request
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            host.inner().set_headers(HeaderMap::Request, &pairs);
-            let response = origin_response_headers();
-            let pairs: Vec<(&str, &str)> = response
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            host.inner().set_headers(HeaderMap::Response, &pairs);
+            load_headers(&host, &request);
             host.inner().set_body(Body::Request, &self.body);
             let _ = host.take();
             let _ = log_records::take();
@@ -203,17 +193,7 @@ fn counter_increments_are_written_once_per_counter_on_flush() {
     ]);
     let module = Rc::new(BUNDLE(&host, config.to_string().as_bytes()).unwrap());
     let request = b.request(false, false);
-    let pairs: Vec<(&str, &str)> = request
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    host.inner().set_headers(HeaderMap::Request, &pairs);
-    let response = origin_response_headers();
-    let pairs: Vec<(&str, &str)> = response
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    host.inner().set_headers(HeaderMap::Response, &pairs);
+    load_headers(&host, &request);
     let _ = host.take();
     for context_id in 2..12 {
         let mut pipeline = Pipeline::new(Rc::clone(&module), context_id);
@@ -323,4 +303,19 @@ fn all_four_stages_in_the_bundle() {
             (SetSharedData, 1),
         ],
     );
+}
+
+/// Gives the mock host a request's headers and the origin's response headers.
+fn load_headers(host: &CountingHost<MockHost>, request: &[(String, String)]) {
+    let pairs: Vec<(&str, &str)> = request
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    host.inner().set_headers(HeaderMap::Request, &pairs);
+    let response = origin_response_headers();
+    let pairs: Vec<(&str, &str)> = response
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    host.inner().set_headers(HeaderMap::Response, &pairs);
 }

@@ -86,7 +86,7 @@ pub fn build() -> Result {
         cmd.args(["-p", &package]);
     }
     run(&mut cmd)?;
-    step("post-process with Binaryen's wasm-opt (one module per core)");
+    step("post-process with Binaryen's wasm-opt");
     let wasm_opt = wasm_opt()?;
     let modules: Vec<PathBuf> = module_files()
         .iter()
@@ -95,29 +95,10 @@ pub fn build() -> Result {
     optimize_all(&wasm_opt, &modules)
 }
 
-/// Post-processes modules in parallel, as many at once as the machine has cores.
+/// Post-processes modules one after another: wasm-opt already runs its passes on every core
+/// (measured: two at a time took as long as one after another).
 pub fn optimize_all(wasm_opt: &Path, modules: &[PathBuf]) -> Result {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    // Largest first: the longest job starts at once.
-    let mut queue: Vec<&PathBuf> = modules.iter().collect();
-    queue.sort_by_key(|m| std::fs::metadata(m).map_or(0, |md| md.len()));
-    let queue = std::sync::Mutex::new(queue);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..cores.min(modules.len()) {
-            scope.spawn(|| loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop());
-                let Some(module) = next else { break };
-                let outcome = optimize(wasm_opt, module);
-                if let Ok(mut r) = results.lock() {
-                    r.push(outcome);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .map_err(|_| "a wasm-opt worker failed".to_string())?
-        .into_iter()
-        .collect()
+    modules
+        .iter()
+        .try_for_each(|module| optimize(wasm_opt, module))
 }
