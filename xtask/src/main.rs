@@ -5,6 +5,7 @@ mod bench;
 mod build;
 mod compat;
 mod demo;
+mod depcache;
 mod fuzz;
 mod test;
 mod test_pool;

@@ -11,6 +11,7 @@ pub fn test() -> Result {
     // One clean build per run: incremental state only costs time here.
     std::env::set_var("CARGO_INCREMENTAL", "0");
     setup()?;
+    crate::depcache::restore();
 
     step("format");
     run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -102,6 +103,7 @@ pub fn test() -> Result {
 
     step("bench smoke run: every variant answers correctly (one short round, no timings checked)");
     crate::bench::smoke()?;
+    crate::depcache::save();
 
     println!(
         "\nall checks passed in {:.0}s",
