@@ -4,7 +4,8 @@
 //! workspace's own crates, in a fresh clone), so nothing stale is used.
 //!
 //! Keyed by `Cargo.lock`, the root `Cargo.toml` (profiles) and the toolchain (`rustc -vV`); one
-//! key is kept. Saved after a passing `cargo xtask test` when the key is new. `PALISADE_DEPCACHE=0`
+//! key is kept, and restored even when the key changed (cargo's fingerprints decide what of it is
+//! still valid). Saved after a passing `cargo xtask test` when the key is new. `PALISADE_DEPCACHE=0`
 //! turns it off (a run then builds everything, as on a new machine).
 
 use crate::tools::cache_dir;
@@ -62,13 +63,23 @@ pub fn restore() {
         return;
     }
     let Ok(key) = key() else { return };
-    let kept = dir().join(&key);
-    if !kept.is_dir() {
-        println!("(no kept dependency build for {key}: everything is built)");
+    // This key's build, else the one kept (an older lockfile or profile): cargo reuses what of it
+    // still matches, by its own fingerprints, and builds the rest.
+    let kept = Some(dir().join(&key)).filter(|d| d.is_dir()).or_else(|| {
+        std::fs::read_dir(dir())
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.is_dir() && p.extension().is_none())
+    });
+    let Some(kept) = kept else {
+        println!("(no kept dependency build: everything is built)");
         return;
-    }
+    };
     step(&format!(
-        "restore the kept dependency build ({key}) into target/"
+        "restore the kept dependency build ({}) into target/",
+        kept.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
     ));
     let start = std::time::Instant::now();
     match copy_tree(&kept, &target(), true) {
