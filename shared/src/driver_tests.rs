@@ -367,6 +367,16 @@ struct Counting<'a> {
     writes: Cell<u32>,
 }
 
+impl<'a> Counting<'a> {
+    fn new(inner: &'a MockHost) -> Self {
+        Self {
+            inner,
+            reads: Cell::new(0),
+            writes: Cell::new(0),
+        }
+    }
+}
+
 impl Clock for Counting<'_> {
     fn unix_nanos(&self) -> u64 {
         self.inner.unix_nanos()
@@ -498,11 +508,7 @@ fn headers_are_read_once_and_edits_written_once_after_the_last_stage() {
         ),
     ]);
     let mock = request();
-    let host = Counting {
-        inner: &mock,
-        reads: Cell::new(0),
-        writes: Cell::new(0),
-    };
+    let host = Counting::new(&mock);
     let mut p = Pipeline::new(m, 1);
     assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
     // Stage c saw b's edits before they were written.
@@ -534,11 +540,7 @@ fn many_edits_are_written_as_the_whole_map_in_one_crossing() {
     let log = Log::default();
     let m = module(vec![root("a", &log, many_edits())]);
     let mock = request();
-    let host = Counting {
-        inner: &mock,
-        reads: Cell::new(0),
-        writes: Cell::new(0),
-    };
+    let host = Counting::new(&mock);
     let mut p = Pipeline::new(m, 1);
     assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
     assert_eq!(host.writes.get(), 1);
@@ -563,11 +565,7 @@ fn a_map_read_lossily_is_edited_header_by_header() {
     let m = module(vec![root("a", &log, many_edits())]);
     // A value that was not UTF-8 reads as U+FFFD: writing the map whole would change it.
     let mock = request().with_request_header("x-latin1", "caf\u{FFFD}");
-    let host = Counting {
-        inner: &mock,
-        reads: Cell::new(0),
-        writes: Cell::new(0),
-    };
+    let host = Counting::new(&mock);
     let mut p = Pipeline::new(m, 1);
     assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
     assert_eq!(host.writes.get(), 4);
