@@ -11,9 +11,12 @@ pub const BUNDLE: &str = "palisade";
 
 /// Where the release modules land.
 pub fn wasm_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root().join("target"), PathBuf::from)
-        .join("wasm32-wasip1/release")
+    target_dir().join("wasm32-wasip1/release")
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
 /// The `wasm-opt` to post-process modules with (the tool cache's, or `PALISADE_WASM_OPT`).

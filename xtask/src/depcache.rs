@@ -18,10 +18,6 @@ fn dir() -> PathBuf {
     cache_dir().join("cargo-target")
 }
 
-fn target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
-}
-
 fn enabled() -> bool {
     std::env::var("PALISADE_DEPCACHE").map_or(true, |v| v != "0")
 }
@@ -82,7 +78,7 @@ pub fn restore() {
             .map_or(String::new(), |n| n.to_string_lossy().into_owned())
     ));
     let start = std::time::Instant::now();
-    match copy_tree(&kept, &target(), true) {
+    match copy_tree(&kept, &crate::build::target_dir(), true) {
         Ok(()) => println!("  ({:.1}s)", start.elapsed().as_secs_f64()),
         // A failed restore only costs time: cargo builds what is missing.
         Err(e) => println!("  restore failed ({e}); building everything"),
@@ -105,7 +101,7 @@ pub fn save() {
     let start = std::time::Instant::now();
     let partial = dir().join(format!("{key}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
-    let saved = copy_tree(&target(), &partial, false).and_then(|()| {
+    let saved = copy_tree(&crate::build::target_dir(), &partial, false).and_then(|()| {
         // What no later build reads: incremental state, bench and OCI outputs.
         for skip in [
             "debug/incremental",
