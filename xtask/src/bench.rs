@@ -6,6 +6,7 @@
 //! `/proc/<pid>/stat` gives Envoy's own CPU time. Rounds interleave the variants in a rotating
 //! order and the report keeps each metric's median, so machine noise spreads over all variants.
 
+mod baseline;
 mod chart;
 mod configs;
 mod launch;
@@ -123,7 +124,16 @@ fn run(plan: Plan, only: &[String]) -> Result {
 
     let (modules, empty) = build_modules()?;
     let tokens = tokens::Tokens::mint()?;
-    let (mut variants, mut skipped) = variants::catalogue(&modules, empty.as_deref(), &tokens);
+    let (variants, mut skipped) = variants::catalogue(&modules, empty.as_deref(), &tokens);
+    // Before/after in one run (`PALISADE_BENCH_BASELINE`): each variant's baseline twin after it.
+    let baseline = baseline::Baseline::from_env()?;
+    if !baseline.is_empty() {
+        println!(
+            "baseline modules given: `-base` rows load them ({})",
+            baseline::BASELINE
+        );
+    }
+    let mut variants = baseline.interleave(variants);
     if !only.is_empty() {
         variants.retain(|v| {
             v.kind == Kind::Floor || v.id == FLOOR || only.iter().any(|o| v.id.contains(o.as_str()))
@@ -351,12 +361,18 @@ fn module_rows(
                 .filter_map(|m| std::fs::metadata(m).ok())
                 .map(|m| m.len())
                 .sum();
+            let name = match (module_label(&r.variant.modules), r.variant.own_start) {
+                (Some(label), true) => format!("{label}: {}", r.variant.name),
+                (Some(label), false) => label,
+                (None, true) => r.variant.name.clone(),
+                (None, false) => "none (no filter)".into(),
+            };
             Some(ModuleRow {
-                name: match (module_label(&r.variant.modules), r.variant.own_start) {
-                    (Some(label), true) => format!("{label}: {}", r.variant.name),
-                    (Some(label), false) => label,
-                    (None, true) => r.variant.name.clone(),
-                    (None, false) => "none (no filter)".into(),
+                // The baseline's files have the built ones' names: say which is which.
+                name: if baseline::is_twin(&r.variant.id) && !r.variant.own_start {
+                    format!("{name} (baseline)")
+                } else {
+                    name
                 },
                 wasm_bytes: size,
                 load: *load,

@@ -216,9 +216,6 @@ impl Variant {
     }
 }
 
-/// A jwt module to bench beside the one just built (`jwt-*-base` rows), for A/B in one run.
-pub const JWT_BASELINE: &str = "PALISADE_BENCH_JWT_BASELINE";
-
 /// Every variant whose modules are built, and a line for each one skipped.
 pub fn catalogue(
     modules: &Modules,
@@ -338,30 +335,6 @@ pub fn catalogue(
                     .probe(get(), 401)
                     .modules(vec![modules.path("jwt")]),
                 );
-                // A/B in one run: the same row with another build of the jwt module.
-                if let Some(base) = std::env::var_os(JWT_BASELINE).map(PathBuf::from) {
-                    all.push(
-                        Variant::new(
-                            &format!("jwt-{lower}-{on_off}-base"),
-                            &format!(
-                                "jwt {alg}, {} (baseline module)",
-                                if cache { "cache on" } else { "cache off" }
-                            ),
-                            Kind::Wasm,
-                            FLOOR,
-                            Some(native_id),
-                            vec![Filter::wasm_module(
-                                "jwt",
-                                &base,
-                                configs::jwt(&tokens.jwks, cache),
-                            )],
-                            with_token(token),
-                            Expect::Admitted,
-                        )
-                        .probe(with_token(token), 200)
-                        .probe(get(), 401),
-                    );
-                }
             }
             let native_name = format!(
                 "jwt_authn {alg}, {}",
