@@ -760,13 +760,14 @@ impl<'p> Walk<'p> {
         // No leading zeros.
         check(!(self.b.get(int_start) == Some(&b'0') && after_int > int_start + 1))?;
         i = after_int;
-        let mut float = false;
+        let mut fraction = None;
         if self.b.get(i) == Some(&b'.') {
             let (next, any) = digits(self.b, i + 1);
             check(any)?;
+            fraction = Some(i + 1..next);
             i = next;
-            float = true;
         }
+        let mut exponent = false;
         if matches!(self.b.get(i), Some(b'e' | b'E')) {
             i += 1;
             if matches!(self.b.get(i), Some(b'+' | b'-')) {
@@ -775,19 +776,32 @@ impl<'p> Walk<'p> {
             let (next, any) = digits(self.b, i);
             check(any)?;
             i = next;
-            float = true;
+            exponent = true;
         }
         check(i - start <= self.max_number_length)?;
         let literal = self.text.get(start..i)?;
         self.i = i;
         let negative = start != int_start;
-        // serde_json's own reading where it is not plain: floats, `-0`, 19 digits and more.
-        let number = if float || after_int - int_start > 18 || (negative && literal == "-0") {
-            serde_json::from_str::<Number>(literal).ok()?
-        } else if negative {
-            Number::from(literal.parse::<i64>().ok()?)
-        } else {
-            Number::from(literal.parse::<u64>().ok()?)
+        let int_digits = after_int - int_start;
+        let number = match (&fraction, exponent) {
+            (Some(frac), false) if int_digits + frac.len() <= 18 => {
+                let significand = self
+                    .b
+                    .get(int_start..after_int)?
+                    .iter()
+                    .chain(self.b.get(frac.clone())?)
+                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+                Number::from_f64(decimal(negative, significand, frac.len())?)?
+            }
+            // serde_json's own reading where it is not plain: exponents, long literals, `-0`.
+            (None, false) if int_digits <= 18 && literal != "-0" => {
+                if negative {
+                    Number::from(literal.parse::<i64>().ok()?)
+                } else {
+                    Number::from(literal.parse::<u64>().ok()?)
+                }
+            }
+            _ => serde_json::from_str::<Number>(literal).ok()?,
         };
         let f = number.as_f64()?;
         let integer = number.is_i64() || number.is_u64() || f.fract() == 0.0;
@@ -801,6 +815,22 @@ impl<'p> Walk<'p> {
         }
         Some(())
     }
+}
+
+/// Powers of ten that are exact in an f64 (serde_json's table has the same values).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal literal without exponent (`-12.50`) as serde_json reads it without its
+/// `float_roundtrip` feature: all its digits as an integer (`significand`, at most 18 digits),
+/// divided by the power of ten of its fraction's length (`scale`); `None` for a longer fraction.
+fn decimal(negative: bool, significand: u64, scale: usize) -> Option<f64> {
+    // The cast rounds as serde_json's does.
+    #[allow(clippy::cast_precision_loss)]
+    let f = significand as f64 / POW10.get(scale)?;
+    Some(if negative { -f } else { f })
 }
 
 #[cfg(test)]

@@ -221,3 +221,30 @@ fn mutated_orders_never_pass_quickly_where_boon_refuses() {
     assert!(decided * 10 >= valid * 8, "{decided} of {valid}");
     assert!(valid > 100, "{valid}");
 }
+
+#[test]
+fn decimals_read_as_serde_json_reads_them() {
+    let mut rng = Rng(7);
+    for n in 0..50_000 {
+        let int = rng.below(1_000_000_000);
+        let frac_len = 1 + rng.below(9);
+        let frac = rng.below(1_000_000_000) % 10usize.pow(u32::try_from(frac_len).unwrap());
+        let sign = if rng.below(2) == 0 { "-" } else { "" };
+        let literal = format!("{sign}{int}.{frac:0frac_len$}");
+        let serde = serde_json::from_str::<serde_json::Number>(&literal)
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        let digits: String = literal.chars().filter(char::is_ascii_digit).collect();
+        let ours = super::decimal(!sign.is_empty(), digits.parse().unwrap(), frac_len).unwrap();
+        assert_eq!(ours.to_bits(), serde.to_bits(), "{literal}");
+        if n < 200 {
+            // Through the walk, against bounds at the value itself.
+            let (set, id) = set(
+                Dialect::Draft2020,
+                json!({"minimum": serde, "maximum": serde}),
+            );
+            assert!(agrees(&set, id, literal.as_bytes(), &LIMITS), "{literal}");
+        }
+    }
+}
