@@ -285,6 +285,12 @@ impl RequestFlow {
             Violation::new(Location::Body, String::new(), keyword, detail)
         };
         let value = match check {
+            // The quick path only ever accepts; anything else is decided the full way below.
+            BodyCheck::Json(schema)
+                if config.schemas.accepts_json(schema, &bytes, &config.json) =>
+            {
+                None
+            }
             BodyCheck::Json(schema) => match json::parse(&bytes, &config.json) {
                 Ok(value) => Some((schema, value)),
                 Err(e) => {

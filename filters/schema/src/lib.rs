@@ -5,7 +5,7 @@
 //! [`compact`], read by [`lean`]; or
 //! [`plain`]) into operations ([`operation`], matched by [`path_template`]); [`params`] reads
 //! parameters ([`request_parts`], [`coerce`]); [`json`] parses bodies within limits, [`form`]
-//! reads form bodies; [`validator`]
+//! reads form bodies; [`quick`] accepts valid JSON bodies in one pass; [`validator`]
 //! wraps the JSON Schema validator; [`violation`] maps what is wrong to an answer; [`flow`] is
 //! the per-request flow over the host trait; [`stage`] makes it a pipeline stage.
 #![forbid(unsafe_code)]
@@ -24,6 +24,7 @@ pub mod operation;
 pub mod params;
 pub mod path_template;
 pub mod plain;
+pub mod quick;
 pub mod request_parts;
 pub mod stage;
 pub mod stats;

@@ -6,6 +6,8 @@
 //! Nothing is ever fetched: every `$ref` resolves to a resource given in config, a standard
 //! meta-schema embedded in boon, or fails at compile time.
 
+use crate::json::JsonLimits;
+use crate::quick::{Planner, Plans};
 use boon::{
     CompileError, Compiler, Draft, ErrorKind, Format, SchemaIndex, Schemas, UrlLoader,
     ValidationError,
@@ -158,6 +160,11 @@ pub struct SchemaSetBuilder {
     meta_ids: HashMap<&'static str, SchemaIndex>,
     /// Regular expressions already found to compile.
     patterns: HashSet<String>,
+    /// Copies of the documents, for the quick path's plans (built in [`Self::finish`], then
+    /// dropped: only the configure step holds them twice).
+    docs: HashMap<String, Value>,
+    dialect: Dialect,
+    assert_formats: bool,
 }
 
 impl fmt::Debug for SchemaSetBuilder {
@@ -196,11 +203,15 @@ impl SchemaSetBuilder {
             meta: Schemas::new(),
             meta_ids: HashMap::new(),
             patterns: HashSet::new(),
+            docs: HashMap::new(),
+            dialect: default,
+            assert_formats,
         }
     }
 
     /// Makes a document available to `$ref` (and to [`Self::compile`]) under `url`.
     pub fn add_resource(&mut self, url: &str, document: Value) -> Result<(), String> {
+        self.docs.insert(url.to_string(), document.clone());
         self.lazy
             .compiler
             .add_resource(url, document)
@@ -273,9 +284,19 @@ impl SchemaSetBuilder {
 
     /// The checked set.
     pub fn finish(self) -> SchemaSet {
+        let mut planner = Planner::new(
+            &self.docs,
+            self.dialect == Dialect::Draft2020,
+            self.assert_formats,
+        );
+        for location in &self.locations {
+            planner.add(location);
+        }
+        let plans = planner.finish();
         SchemaSet {
             lazy: RefCell::new(self.lazy),
             locations: self.locations,
+            plans,
         }
     }
 }
@@ -285,6 +306,8 @@ impl SchemaSetBuilder {
 pub struct SchemaSet {
     lazy: RefCell<Lazy>,
     locations: Vec<String>,
+    /// The quick path's plans ([`crate::quick`]).
+    plans: Plans,
 }
 
 /// The failures of a value: at most a cap of them kept, and how many there are.
@@ -312,6 +335,13 @@ impl fmt::Debug for SchemaSet {
 }
 
 impl SchemaSet {
+    /// Whether `bytes` is JSON within `limits` that schema `id` accepts, decided in one pass over
+    /// the bytes ([`crate::quick`]). `false` means "take the full way" ([`crate::json::parse`],
+    /// then [`Self::validate_capped`]), which decides: the body may still be valid.
+    pub fn accepts_json(&self, id: SchemaId, bytes: &[u8], limits: &JsonLimits) -> bool {
+        self.plans.accepts(id.0, bytes, limits)
+    }
+
     /// Whether `value` is valid against schema `id`.
     pub fn is_valid(&self, id: SchemaId, value: &Value) -> bool {
         self.with_compiled(id, true, |schemas, entry| match entry.negation {
