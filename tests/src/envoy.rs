@@ -380,6 +380,19 @@ impl Envoy {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 
+    /// The log once it contains `needle`, or as it is after 20 s: Envoy writes its log file every
+    /// 100 ms, so a line logged just now may not be in the file yet.
+    pub fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The admin `/stats` text.
     pub fn stats(&self) -> String {
         self.admin_get("/stats")

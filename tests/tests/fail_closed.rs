@@ -51,7 +51,7 @@ fn every_filter_without_a_configuration_answers_503() {
             let r = envoy.request("POST", "/anything").body("{}").send();
             assert_eq!(r.status, 503, "{filter}");
             assert_eq!(upstream.hits(), 0, "{filter}: a request got through");
-            let log = envoy.log();
+            let log = envoy.log_with("no configuration");
             assert!(!log.contains("panic"), "{filter}: {log}");
             assert!(log.contains("no configuration"), "{filter}: {log}");
         }

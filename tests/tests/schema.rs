@@ -129,18 +129,6 @@ fn violations(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Envoy flushes its log file every few seconds: wait for a line.
-fn wait_for_log(envoy: &Envoy, line: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        if envoy.log().contains(line) {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    false
-}
-
 #[test]
 fn valid_requests_reach_the_upstream_byte_for_byte() {
     let (upstream, envoy) = start(json!({}));
@@ -416,11 +404,8 @@ fn report_only_lets_violations_through_and_counts_them() {
     assert_eq!(upstream.hits(), 2);
     assert_eq!(envoy.stat("wasmcustom.palisade_schema_reported"), Some(2));
     let line = "report-only: listProducts: invalid_parameters query /limit minimum";
-    assert!(
-        wait_for_log(&envoy, line),
-        "no `{line}` in\n{}",
-        envoy.log()
-    );
+    let log = envoy.log_with(line);
+    assert!(log.contains(line), "no `{line}` in\n{log}");
 }
 
 #[test]
