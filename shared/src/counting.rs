@@ -23,8 +23,6 @@ pub enum HostCall {
     SetHeader,
     /// `proxy_add_header_map_value`.
     AddHeader,
-    /// `proxy_set_header_map_pairs`.
-    ReplaceHeaders,
     /// `proxy_get_buffer_bytes` of a body.
     Body,
     /// `proxy_get_property`.
@@ -67,7 +65,6 @@ impl HostCall {
             Self::Header => "get_header",
             Self::SetHeader => "set_header",
             Self::AddHeader => "add_header",
-            Self::ReplaceHeaders => "replace_headers",
             Self::Body => "get_body",
             Self::Property => "get_property",
             Self::SetProperty => "set_property",
@@ -201,11 +198,6 @@ impl<H: Host> Host for CountingHost<H> {
     fn add_header(&self, map: HeaderMap, name: &str, value: &str) {
         self.count(HostCall::AddHeader);
         self.inner.add_header(map, name, value);
-    }
-
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]) {
-        self.count(HostCall::ReplaceHeaders);
-        self.inner.replace_headers(map, pairs);
     }
 
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>> {

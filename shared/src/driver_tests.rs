@@ -403,10 +403,6 @@ impl Host for Counting<'_> {
         self.writes.set(self.writes.get() + 1);
         self.inner.add_header(map, name, value);
     }
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]) {
-        self.writes.set(self.writes.get() + 1);
-        self.inner.replace_headers(map, pairs);
-    }
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>> {
         self.inner.body(body, start, max)
     }
@@ -521,56 +517,6 @@ fn headers_are_read_once_and_edits_written_once_after_the_last_stage() {
         Some("second")
     );
     assert_eq!(mock.header(HeaderMap::Request, "y"), None);
-}
-
-/// A stage script that makes `BATCH_FROM` edits or more: set in place, add, remove.
-fn many_edits() -> Script {
-    Rc::new(|_, host, _| {
-        host.set_header(HeaderMap::Request, "y", Some("new"));
-        host.add_header(HeaderMap::Request, "x-b", "1");
-        host.add_header(HeaderMap::Request, "x-b", "2");
-        host.set_header(HeaderMap::Request, ":authority", None);
-        Step::Continue
-    })
-}
-
-#[test]
-#[wasm_bindgen_test]
-fn many_edits_are_written_as_the_whole_map_in_one_crossing() {
-    let log = Log::default();
-    let m = module(vec![root("a", &log, many_edits())]);
-    let mock = request();
-    let host = Counting::new(&mock);
-    let mut p = Pipeline::new(m, 1);
-    assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
-    assert_eq!(host.writes.get(), 1);
-    // What the header-by-header writes would leave, in order: `y` kept its place.
-    assert_eq!(
-        mock.headers(HeaderMap::Request),
-        [
-            (":method", "GET"),
-            (":path", "/api/x"),
-            ("y", "new"),
-            ("x-b", "1"),
-            ("x-b", "2")
-        ]
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-    );
-}
-
-#[test]
-#[wasm_bindgen_test]
-fn a_map_read_lossily_is_edited_header_by_header() {
-    let log = Log::default();
-    let m = module(vec![root("a", &log, many_edits())]);
-    // A value that was not UTF-8 reads as U+FFFD: writing the map whole would change it.
-    let mock = request().with_request_header("x-latin1", "caf\u{FFFD}");
-    let host = Counting::new(&mock);
-    let mut p = Pipeline::new(m, 1);
-    assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
-    assert_eq!(host.writes.get(), 4);
-    assert_eq!(mock.header(HeaderMap::Request, "y").as_deref(), Some("new"));
-    assert_eq!(mock.header(HeaderMap::Request, ":authority"), None);
 }
 
 #[test]

@@ -23,24 +23,13 @@ struct MapState {
     /// Shared with the stages that read it; an edit copies it only while one still holds it.
     copy: Option<Rc<Vec<(String, String)>>>,
     ops: Vec<(String, Op)>,
-    /// The whole map was replaced: the copy is written whole.
-    whole: bool,
-}
-
-/// From this many edits of a map on, the map is written whole in one crossing
-/// (`proxy_set_header_map_pairs`) instead of one crossing per edit.
-pub const BATCH_FROM: usize = 3;
-
-/// Whether a copy can be written back as it was read: a value read lossily (not UTF-8; it holds
-/// U+FFFD) would reach the upstream changed, so such a map is edited header by header.
-fn writable_whole(copy: &[(String, String)]) -> bool {
-    !copy.iter().any(|(_, v)| v.contains('\u{FFFD}'))
 }
 
 fn apply(copy: &mut Vec<(String, String)>, name: &str, op: &Op) {
     match op {
         Op::Set(value) => {
-            // The first value keeps its place and takes the new value; the others go.
+            // As Envoy's `setCopy`: the first value keeps its place and takes the new value; the
+            // others go.
             let mut seen = false;
             copy.retain_mut(|(n, v)| {
                 if !n.eq_ignore_ascii_case(name) {
@@ -127,22 +116,12 @@ impl Edits {
         }
     }
 
-    /// Writes the pending edits of a map to the host, in order; the copy stays. Many edits (or a
-    /// replaced map) are written as the whole map in one crossing.
+    /// Writes the pending edits of a map to the host, in order; the copy stays.
     pub fn flush(&self, host: &dyn Host, map: HeaderMap) {
         let Some(state) = self.state(map) else {
             return;
         };
-        let mut state = state.borrow_mut();
-        let ops = std::mem::take(&mut state.ops);
-        let whole = std::mem::take(&mut state.whole);
-        if let Some(copy) = &state.copy {
-            if whole || (ops.len() >= BATCH_FROM && writable_whole(copy)) {
-                host.replace_headers(map, copy);
-                return;
-            }
-        }
-        drop(state);
+        let ops = std::mem::take(&mut state.borrow_mut().ops);
         for (name, op) in &ops {
             match op {
                 Op::Set(value) => host.set_header(map, name, Some(value)),
@@ -155,18 +134,13 @@ impl Edits {
     /// Drops the pending edits of a map (the request was answered: they would change nothing).
     pub fn discard(&self, map: HeaderMap) {
         if let Some(state) = self.state(map) {
-            let mut state = state.borrow_mut();
-            state.ops.clear();
-            state.whole = false;
+            state.borrow_mut().ops.clear();
         }
     }
 
-    /// Edits not yet written (a replaced map counts as one).
+    /// Edits not yet written.
     pub fn pending(&self, map: HeaderMap) -> usize {
-        self.state(map).map_or(0, |s| {
-            let s = s.borrow();
-            s.ops.len() + usize::from(s.whole)
-        })
+        self.state(map).map_or(0, |s| s.borrow().ops.len())
     }
 }
 
@@ -238,18 +212,6 @@ impl Host for StageHost<'_> {
         match self.edits.state(map) {
             Some(state) => state.borrow_mut().edit(name, Op::Add(value.to_string())),
             None => self.inner.add_header(map, name, value),
-        }
-    }
-
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]) {
-        match self.edits.state(map) {
-            Some(state) => {
-                let mut state = state.borrow_mut();
-                state.copy = Some(Rc::new(pairs.to_vec()));
-                state.ops.clear();
-                state.whole = true;
-            }
-            None => self.inner.replace_headers(map, pairs),
         }
     }
 

@@ -77,8 +77,6 @@ pub trait Host: Clock {
     fn set_header(&self, map: HeaderMap, name: &str, value: Option<&str>);
     /// Adds a value to a header.
     fn add_header(&self, map: HeaderMap, name: &str, value: &str);
-    /// Replaces the whole map with `pairs`, in order (one crossing for many edits).
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]);
 
     /// Part of a body buffer.
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>>;

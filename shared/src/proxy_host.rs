@@ -79,16 +79,6 @@ impl Host for ProxyWasmHost {
         }
     }
 
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]) {
-        let pairs = pairs
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
-        if let Err(e) = hostcalls::set_map_bytes(map_type(map), pairs) {
-            log::warn!("set header map: {e:?}");
-        }
-    }
-
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>> {
         let buffer = match body {
             Body::Request => BufferType::HttpRequestBody,

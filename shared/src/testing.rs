@@ -265,15 +265,6 @@ impl Host for MockHost {
             .push((name.to_ascii_lowercase(), value.to_string()));
     }
 
-    fn replace_headers(&self, map: HeaderMap, pairs: &[(String, String)]) {
-        // Envoy adds each pair under its lower-case name.
-        let pairs = pairs
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-            .collect();
-        self.maps.borrow_mut().insert(map, pairs);
-    }
-
     fn body(&self, body: Body, start: usize, max: usize) -> Option<Vec<u8>> {
         let bodies = self.bodies.borrow();
         let bytes = bodies.get(&body)?;
