@@ -26,12 +26,19 @@ fn stage(name: &str) -> Value {
 }
 
 fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let names: Vec<&str> = args.first().map_or("headers", String::as_str).split(',').collect();
+    let names: Vec<&str> = args
+        .first()
+        .map_or("headers", String::as_str)
+        .split(',')
+        .collect();
     let n: u32 = args.get(1).map_or(1000, |s| s.parse().unwrap());
     let config = json!({
         "stages": names.iter().map(|s| ((*s).to_string(), stage(s))).collect::<serde_json::Map<_, _>>(),
