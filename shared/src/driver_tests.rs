@@ -521,6 +521,43 @@ fn headers_are_read_once_and_edits_written_once_after_the_last_stage() {
 
 #[test]
 #[wasm_bindgen_test]
+fn setting_a_header_the_map_lacks_crosses_as_an_add() {
+    use crate::counting::{CountingHost, HostCall};
+    let log = Log::default();
+    let m = module(vec![root(
+        "a",
+        &log,
+        Rc::new(|_, host, _| {
+            host.set_header(HeaderMap::Request, "x-new", Some("1"));
+            host.set_header(HeaderMap::Request, "y", Some("2"));
+            // Set twice: the second is a replacement of the first, which never crossed.
+            host.set_header(HeaderMap::Request, "x-twice", Some("a"));
+            host.set_header(HeaderMap::Request, "x-twice", Some("b"));
+            Step::Continue
+        }),
+    )]);
+    let host = CountingHost::new(request());
+    let mut p = Pipeline::new(m, 1);
+    assert_eq!(p.on_request_headers(&host, true), Flow::Continue);
+    let calls = host.take();
+    // x-new added; y (present) and x-twice (edited before) replaced.
+    assert_eq!(calls.of(HostCall::AddHeader), 1, "{calls}");
+    assert_eq!(calls.of(HostCall::SetHeader), 2, "{calls}");
+    let mock = host.inner();
+    assert_eq!(mock.header(HeaderMap::Request, "x-new").as_deref(), Some("1"));
+    assert_eq!(mock.header(HeaderMap::Request, "y").as_deref(), Some("2"));
+    assert_eq!(mock.header(HeaderMap::Request, "x-twice").as_deref(), Some("b"));
+    assert_eq!(
+        mock.headers(HeaderMap::Request)
+            .iter()
+            .filter(|(n, _)| n == "y" || n == "x-twice")
+            .count(),
+        2
+    );
+}
+
+#[test]
+#[wasm_bindgen_test]
 fn per_route_stage_lists_and_a_refused_path() {
     let log = Log::default();
     let route = |path: &str| {

@@ -63,16 +63,23 @@ impl MapState {
         })
     }
 
-    fn edit(&mut self, name: &str, op: Op) {
+    fn edit(&mut self, name: &str, mut op: Op) {
         let earlier = self.ops.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        if matches!(op, Op::Remove) && !earlier {
-            // Removing what the request does not have is no edit (one host call saved).
-            let absent = self
+        // Whether the host's map has no such header (known only from a loaded copy, and only
+        // when no pending edit of the header makes the copy differ from the host's map).
+        let absent = !earlier
+            && self
                 .copy
                 .as_ref()
                 .is_some_and(|c| !c.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
-            if absent {
-                return;
+        if absent {
+            match op {
+                // Removing what the map does not have is no edit (one host call saved).
+                Op::Remove => return,
+                // Setting what it does not have is an add: Envoy appends without a lookup
+                // (about 3.0k instead of 3.95k instructions a call, in Envoy under callgrind).
+                Op::Set(value) => op = Op::Add(value),
+                Op::Add(_) => {}
             }
         }
         if !matches!(op, Op::Add(_)) {
