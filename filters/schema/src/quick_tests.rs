@@ -264,12 +264,13 @@ const PATTERNS: [&str; 7] = ["^a", "b$", "^[a-c]*$", "^.{2}$", "é", "(?i)^A", "
 const WORDS: [&str; 8] = ["", "a", "b", "ab", "é", "aé", "a\"b", "ABC"];
 
 impl Gen {
-    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
-        &from[self.rng.below(from.len())]
+    fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[self.rng.below(from.len())].clone()
     }
 
     fn number(&mut self) -> Value {
-        serde_json::from_str(*self.pick(&NUMBERS)).unwrap()
+        let text: &str = self.pick(&NUMBERS);
+        serde_json::from_str(text).unwrap()
     }
 
     fn count(&mut self) -> Value {
@@ -281,7 +282,7 @@ impl Gen {
             0 => return json!(true),
             1 if depth > 0 => return json!(false),
             2 if !self.defs.is_empty() => {
-                let name = self.pick(&self.defs.clone()).clone();
+                let name = self.pick(&self.defs.clone());
                 let mut s = json!({"$ref": format!("#/$defs/{name}")});
                 if self.rng.below(2) == 0 {
                     s["maximum"] = self.number();
@@ -322,7 +323,8 @@ impl Gen {
                 18 => ("exclusiveMaximum", self.number()),
                 19 => {
                     let m = ["0.5", "0.1", "0.01", "3", "1e-9", "7", "1e300"];
-                    ("multipleOf", serde_json::from_str(*self.pick(&m)).unwrap())
+                    let text: &str = self.pick(&m);
+                    ("multipleOf", serde_json::from_str(text).unwrap())
                 }
                 20 if depth < 3 => ("allOf", json!([self.schema(depth + 1), self.schema(depth + 1)])),
                 21 => ("const", json!(self.pick(&WORDS))),
@@ -351,7 +353,7 @@ impl Gen {
             }
         }
         if let Some(Value::Array(values)) = schema.get("enum") {
-            return self.pick(values).clone();
+            return self.pick(values);
         }
         let ty = match schema.get("type") {
             Some(Value::String(t)) => t.clone(),
@@ -394,7 +396,7 @@ impl Gen {
             "boolean" => json!(self.rng.below(2) == 0),
             _ => {
                 let bounds = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
-                match schema.get(*self.pick(&bounds)) {
+                match schema.get(self.pick(&bounds)) {
                     Some(n) if self.rng.below(2) == 0 => n.clone(),
                     _ => self.number(),
                 }
@@ -508,7 +510,7 @@ fn random_schemas_and_bodies_never_pass_quickly_where_the_full_way_refuses() {
             let mut body = body.into_bytes();
             if g.rng.below(4) == 0 && !body.is_empty() {
                 let at = g.rng.below(body.len());
-                body.insert(at, *g.pick(b"0.e-\",]}1 \\"));
+                body.insert(at, g.pick(b"0.e-\",]}1 \\"));
             }
             let limits = JsonLimits {
                 max_depth: 1 + g.rng.below(4),

@@ -194,8 +194,18 @@ impl Knobs {
             3 => Mode::OpenApi31,
             _ => Mode::Plain,
         };
-        let depth = [64, 1, 3, 6][usize::from(b2 & 3)];
-        let number = [100, 1, 5, 20][usize::from((b2 >> 2) & 3)];
+        let depth = match b2 & 3 {
+            0 => 64,
+            1 => 1,
+            2 => 3,
+            _ => 6,
+        };
+        let number = match (b2 >> 2) & 3 {
+            0 => 100,
+            1 => 1,
+            2 => 5,
+            _ => 20,
+        };
         Self {
             draft7: b1 & 1 != 0,
             assert_formats: b1 & 2 != 0,
@@ -249,13 +259,14 @@ fn config(schema: &Value, knobs: &Knobs) -> Value {
             "duplicate_keys": if last_wins { "last_wins" } else { "reject" },
         },
     });
-    match knobs.mode {
-        Mode::Plain => {
-            config["routes"] = json!([{
+    let (field, value) = match knobs.mode {
+        Mode::Plain => (
+            "routes",
+            json!([{
                 "match": {"path": "/t"},
                 "body": {"schema": schema, "content_types": ["application/json"]},
-            }]);
-        }
+            }]),
+        ),
         Mode::OpenApi30 | Mode::OpenApi31 => {
             // Local references point into the schema, which is now deep in the document.
             let text = schema
@@ -268,7 +279,7 @@ fn config(schema: &Value, knobs: &Knobs) -> Value {
             } else {
                 "3.1.0"
             };
-            config["openapi"] = json!({
+            let doc = json!({
                 "openapi": version,
                 "info": {"title": "fuzz", "version": "1"},
                 "paths": {"/t": {"post": {
@@ -278,7 +289,11 @@ fn config(schema: &Value, knobs: &Knobs) -> Value {
                     "responses": {"200": {"description": "ok"}}}}},
                 "components": {"schemas": {"Body": schema}},
             });
+            ("openapi", doc)
         }
+    };
+    if let Some(map) = config.as_object_mut() {
+        map.insert(field.to_string(), value);
     }
     config
 }
@@ -291,8 +306,11 @@ struct Pair {
 
 type Key = (String, Knobs);
 
+/// A schema compiled alone, with its id.
+type Direct = Option<Rc<(SchemaSet, SchemaId)>>;
+
 thread_local! {
-    static DIRECT: RefCell<HashMap<Key, Option<Rc<(SchemaSet, SchemaId)>>>> = RefCell::new(HashMap::new());
+    static DIRECT: RefCell<HashMap<Key, Direct>> = RefCell::new(HashMap::new());
     static FLOWS: RefCell<HashMap<Key, Option<Rc<Pair>>>> = RefCell::new(HashMap::new());
 }
 
