@@ -531,3 +531,55 @@ fn random_schemas_and_bodies_never_pass_quickly_where_the_full_way_refuses() {
     assert!(planned * 3 > schemas, "{planned} of {schemas}");
     assert!(decided * 4 > valid, "{decided} of {valid}");
 }
+
+/// `{"$defs": {"d0": .., "d1": .., ..}}` where each `d<i>` leads to `d<i+1>` through `link`.
+fn chain(n: usize, link: impl Fn(String) -> Value) -> Value {
+    let mut defs = serde_json::Map::new();
+    for i in 0..n {
+        defs.insert(format!("d{i}"), link(format!("#/$defs/d{}", i + 1)));
+    }
+    defs.insert(format!("d{n}"), json!({"type": "integer"}));
+    json!({"$defs": defs})
+}
+
+#[test]
+fn long_reference_paths_are_planned_within_bounds() {
+    // Planning recursed once per schema on the path: a chain of 200 `$ref`s through
+    // `properties` overflowed the stack (2 MiB test thread, debug build) at configure time.
+    let deep = chain(5000, |next| json!({"type": "object", "properties": {"p": {"$ref": next}}}));
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", deep).unwrap();
+    let far = builder.register("urn:test:s#/$defs/d0");
+    let near = builder.register("urn:test:s#/$defs/d4990");
+    let set = builder.finish();
+    let body = br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}"#;
+    assert!(!set.accepts_json(far, body, &LIMITS));
+    assert!(set.accepts_json(near, body, &LIMITS));
+    assert!(!set.accepts_json(near, br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}}"#, &LIMITS));
+
+    // A chain of `allOf`s built from schemas planned one by one (each finds the next one
+    // planned): its flattening was cubic in the chain's length; now only a short reach is.
+    let long = chain(3000, |next| json!({"allOf": [{"$ref": next}], "minimum": 0}));
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", long.clone()).unwrap();
+    let ids: Vec<SchemaId> = (0..=3000)
+        .rev()
+        .map(|i| builder.register(&format!("urn:test:s#/$defs/d{i}")))
+        .collect();
+    let set = builder.finish();
+    let (first, last) = (ids[3000], ids[10]); // d0 and d2990
+    assert!(!set.accepts_json(first, b"5", &LIMITS));
+    assert!(set.accepts_json(last, b"5", &LIMITS));
+    assert!(!set.accepts_json(last, b"-5", &LIMITS));
+    assert!(!set.accepts_json(last, b"5.5", &LIMITS));
+    // The full way agrees where the chain is short enough for boon.
+    let (short, id) = set_with(long, "urn:test:s#/$defs/d2990");
+    assert!(agrees(&short, id, b"5", &LIMITS));
+}
+
+fn set_with(doc: Value, location: &str) -> (SchemaSet, SchemaId) {
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", doc).unwrap();
+    let id = builder.compile(location).unwrap();
+    (builder.finish(), id)
+}
