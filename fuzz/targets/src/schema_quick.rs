@@ -9,7 +9,9 @@
 //!
 //! Input: byte 0 picks a schema of [`SCHEMAS`] (one past the end: the schema is the input's text
 //! up to the first 0xFF, the body after it); byte 1 the dialect, `assert_formats` and the mode;
-//! byte 2 the JSON limits; the rest is the body.
+//! byte 2 the JSON limits and (bit 5) whether the body is generated from the schema, the rest of
+//! the input then being the generator's choices (bodies near valid instances, in the spellings
+//! serde_json also reads); the rest is the body.
 
 use palisade_core::decision::Decision;
 use palisade_core::host::{Body, HeaderMap};
@@ -391,6 +393,22 @@ pub fn check(schema_text: &str, knobs_bytes: (u8, u8), body: &[u8]) -> Reached {
     };
     let knobs = Knobs::read(knobs_bytes.0, knobs_bytes.1);
     let limits = knobs.limits();
+    let generated;
+    let body = if knobs_bytes.1 & 0x20 != 0 {
+        let mut out = String::new();
+        let defs: Value = serde_json::from_str(DEFS).expect("the defs are JSON");
+        let mut g = Generator {
+            choices: body,
+            at: 0,
+            root: &schema,
+            defs: &defs,
+        };
+        g.value(&schema, 0, &mut out);
+        generated = out.into_bytes();
+        &generated
+    } else {
+        body
+    };
     let shown = || {
         format!(
             "schema {schema}\nknobs {knobs:?}\nbody {:?}",
@@ -410,7 +428,10 @@ pub fn check(schema_text: &str, knobs_bytes: (u8, u8), body: &[u8]) -> Reached {
         let full = full_way(set, *id, body, &limits);
         if accepted {
             if let Err(why) = full {
-                panic!("the quick path accepts what the full way refuses ({why})\n{}", shown());
+                panic!(
+                    "the quick path accepts what the full way refuses ({why})\n{}",
+                    shown()
+                );
             }
         }
         reached.quick = Some(accepted);
@@ -441,6 +462,340 @@ pub fn check(schema_text: &str, knobs_bytes: (u8, u8), body: &[u8]) -> Reached {
         reached.passed = Some(with == Decision::Continue);
     }
     reached
+}
+
+/// Writes JSON text near an instance of a schema, each choice taken from the input's bytes.
+struct Generator<'a> {
+    choices: &'a [u8],
+    at: usize,
+    root: &'a Value,
+    defs: &'a Value,
+}
+
+const STRINGS: [&str; 16] = [
+    "",
+    "a",
+    "ab",
+    "abc",
+    "é",
+    "aé",
+    "x",
+    "12",
+    "ABC-000001",
+    "1.2.3.4",
+    "2024-01-01T00:00:00Z",
+    "a@b.c",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "<x>",
+    "ABC",
+    "a\"b\n",
+];
+const NUMBERS: [&str; 22] = [
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "0.5",
+    "0.1",
+    "0.3",
+    "1.5",
+    "-2.5",
+    "1e2",
+    "1E-2",
+    "6.0",
+    "9007199254740993",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "1e308",
+    "0.0000001",
+    "123456789.123456789",
+];
+
+impl Generator<'_> {
+    fn next(&mut self) -> u8 {
+        let b = self.choices.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        b
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::from(self.next()) % n.max(1)
+    }
+
+    fn space(&mut self, out: &mut String) {
+        if self.next() & 7 == 0 {
+            let spaces = [" ", "\n", "\t ", "\r\n"];
+            out.push_str(spaces.get(self.below(spaces.len())).copied().unwrap_or(" "));
+        }
+    }
+
+    fn value(&mut self, schema: &Value, depth: usize, out: &mut String) {
+        let schema = match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) if self.next() & 3 != 0 => {
+                let (url, pointer) = r.split_once('#').unwrap_or((r, ""));
+                let doc = if url.is_empty() { self.root } else { self.defs };
+                doc.pointer(pointer).unwrap_or(schema).clone()
+            }
+            _ => schema.clone(),
+        };
+        let schema = match schema.get("allOf").and_then(Value::as_array) {
+            Some(parts) if !parts.is_empty() && self.next() & 1 == 0 => {
+                let part = parts
+                    .get(self.below(parts.len()))
+                    .cloned()
+                    .unwrap_or_default();
+                match (part, schema.clone()) {
+                    (Value::Object(mut p), Value::Object(s)) => {
+                        for (k, v) in s {
+                            p.entry(k).or_insert(v);
+                        }
+                        Value::Object(p)
+                    }
+                    (_, s) => s,
+                }
+            }
+            _ => schema,
+        };
+        if depth > 6 || self.next() == 0xFF {
+            self.scalar(&schema, out);
+            return;
+        }
+        for list in ["enum", "examples"] {
+            if let Some(values) = schema.get(list).and_then(Value::as_array) {
+                if !values.is_empty() && self.next() & 3 != 0 {
+                    let v = values
+                        .get(self.below(values.len()))
+                        .cloned()
+                        .unwrap_or_default();
+                    self.literal(&v, out);
+                    return;
+                }
+            }
+        }
+        if let Some(v) = schema.get("const") {
+            if self.next() & 3 != 0 {
+                self.literal(&v.clone(), out);
+                return;
+            }
+        }
+        let ty = match schema.get("type") {
+            Some(Value::String(t)) => t.clone(),
+            Some(Value::Array(ts)) if !ts.is_empty() => ts
+                .get(self.below(ts.len()))
+                .and_then(Value::as_str)
+                .unwrap_or("null")
+                .to_string(),
+            _ if schema.get("properties").is_some() || schema.get("required").is_some() => {
+                "object".into()
+            }
+            _ if schema.get("items").is_some() || schema.get("prefixItems").is_some() => {
+                "array".into()
+            }
+            _ => {
+                let all = [
+                    "object", "array", "string", "number", "integer", "null", "boolean",
+                ];
+                all.get(self.below(all.len()))
+                    .copied()
+                    .unwrap_or("null")
+                    .into()
+            }
+        };
+        self.space(out);
+        match ty.as_str() {
+            "object" => self.object(&schema, depth, out),
+            "array" => self.array(&schema, depth, out),
+            _ => {
+                let mut s = schema.clone();
+                if let Some(map) = s.as_object_mut() {
+                    map.insert("type".into(), Value::String(ty));
+                }
+                self.scalar(&s, out);
+            }
+        }
+        self.space(out);
+    }
+
+    fn object(&mut self, schema: &Value, depth: usize, out: &mut String) {
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut members: Vec<(String, Value)> = Vec::new();
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                let keep = if required.contains(k) {
+                    self.next() != 1
+                } else {
+                    self.next() & 3 != 0
+                };
+                if keep {
+                    members.push((k.clone(), v.clone()));
+                }
+            }
+        }
+        for k in &required {
+            if !members.iter().any(|(m, _)| m == k) && self.next() != 1 {
+                members.push((k.clone(), Value::Bool(true)));
+            }
+        }
+        for _ in 0..self.below(4).saturating_sub(2) {
+            let extra = schema
+                .get("additionalProperties")
+                .cloned()
+                .unwrap_or(Value::Bool(true));
+            let key = STRINGS
+                .get(self.below(STRINGS.len()))
+                .copied()
+                .unwrap_or("k");
+            members.push((key.to_string(), extra));
+        }
+        if !members.is_empty() && self.next() == 2 {
+            // A repeated key.
+            if let Some(first) = members.first().cloned() {
+                members.push(first);
+            }
+        }
+        let order = self.next();
+        if order & 1 == 1 {
+            members.reverse();
+        }
+        out.push('{');
+        for (i, (k, v)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            self.space(out);
+            self.string(k, out);
+            self.space(out);
+            out.push(':');
+            self.value(v, depth + 1, out);
+        }
+        out.push('}');
+    }
+
+    fn array(&mut self, schema: &Value, depth: usize, out: &mut String) {
+        let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+        let n = usize::try_from(min).unwrap_or(0).min(4) + self.below(3);
+        let prefix = schema
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
+        out.push('[');
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            let item = prefix.get(i).cloned().unwrap_or_else(|| items.clone());
+            let item = match item {
+                // draft-07 tuples
+                Value::Array(list) => list.get(i).cloned().unwrap_or(Value::Bool(true)),
+                other => other,
+            };
+            self.value(&item, depth + 1, out);
+        }
+        out.push(']');
+    }
+
+    fn scalar(&mut self, schema: &Value, out: &mut String) {
+        match schema.get("type").and_then(Value::as_str) {
+            Some("null") => out.push_str("null"),
+            Some("boolean") => out.push_str(if self.next() & 1 == 0 {
+                "true"
+            } else {
+                "false"
+            }),
+            Some("string") => {
+                let s = STRINGS
+                    .get(self.below(STRINGS.len()))
+                    .copied()
+                    .unwrap_or("");
+                let n = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0);
+                let s = if self.next() & 3 == 0 {
+                    "é".repeat(usize::try_from(n).unwrap_or(0).min(8))
+                } else {
+                    s.to_string()
+                };
+                self.string(&s, out);
+            }
+            Some("integer" | "number") | None => self.number(schema, out),
+            Some(_) => out.push_str("null"),
+        }
+    }
+
+    /// A number near the schema's bounds and multiples, spelled one of the ways JSON allows.
+    fn number(&mut self, schema: &Value, out: &mut String) {
+        let bounds = [
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+        ];
+        let bound = bounds
+            .get(self.below(bounds.len()))
+            .and_then(|b| schema.get(*b))
+            .and_then(Value::as_f64);
+        let text = match bound {
+            Some(b) if self.next() & 1 == 0 => {
+                let k = [1.0, -1.0, 2.0, 3.0, 10.0, 0.5];
+                let k = k.get(self.below(k.len())).copied().unwrap_or(1.0);
+                let delta = [0.0, 1.0, -1.0, 0.1, -0.1, 1e-9];
+                let delta = delta.get(self.below(delta.len())).copied().unwrap_or(0.0);
+                let mut v = b * k + delta;
+                if !v.is_finite() {
+                    v = b;
+                }
+                serde_json::Number::from_f64(v).map_or("0".into(), |n| n.to_string())
+            }
+            _ => NUMBERS
+                .get(self.below(NUMBERS.len()))
+                .copied()
+                .unwrap_or("0")
+                .to_string(),
+        };
+        let spelled = match self.below(8) {
+            1 if !text.contains(['.', 'e', 'E']) => format!("{text}.0"),
+            2 if !text.contains(['e', 'E']) => format!("{text}e0"),
+            3 if !text.contains(['e', 'E']) => format!("{text}E+00"),
+            4 if !text.contains(['.', 'e', 'E']) => format!("{text}0e-1"),
+            _ => text,
+        };
+        out.push_str(&spelled);
+    }
+
+    fn string(&mut self, s: &str, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match (c, self.next() & 15) {
+                ('"', _) => out.push_str("\\\""),
+                ('\\', _) => out.push_str("\\\\"),
+                (c, _) if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                (c, 0) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+                ('/', 1) => out.push_str("\\/"),
+                (c, _) => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    fn literal(&mut self, v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => self.string(s, out),
+            other => out.push_str(&other.to_string()),
+        }
+    }
 }
 
 /// Byte 0: the schema; bytes 1 and 2: the knobs; then the body (see the module doc).
