@@ -66,10 +66,14 @@ fn order() -> Value {
 
 #[test]
 fn a_valid_order_is_accepted_quickly() {
-    let (set, id) = set(Dialect::Draft2020, order());
+    let (mut set, id) = set(Dialect::Draft2020, order());
     let body = br#" {"customer": "c-1", "items": [{"sku": "ABC-000001", "qty": 3, "price": 9.5}],
         "comment": "caf\u00e9 \"x\"", "kind": "b", "tags": []} "#;
     assert!(agrees(&set, id, body, &LIMITS));
+    // The fuzz target's switch: every body takes the full way.
+    set.disable_quick_path();
+    assert!(!set.accepts_json(id, body, &LIMITS));
+    assert!(full(&set, id, body, &LIMITS));
 }
 
 #[test]
