@@ -261,8 +261,24 @@ struct Gen {
 }
 
 const NUMBERS: [&str; 18] = [
-    "0", "-0", "1", "2", "3", "-1", "0.1", "0.3", "0.5", "1.5", "-2.5", "1e2", "9007199254740993",
-    "18446744073709551615", "-9223372036854775808", "1e20", "1e308", "1e-9",
+    "0",
+    "-0",
+    "1",
+    "2",
+    "3",
+    "-1",
+    "0.1",
+    "0.3",
+    "0.5",
+    "1.5",
+    "-2.5",
+    "1e2",
+    "9007199254740993",
+    "18446744073709551615",
+    "-9223372036854775808",
+    "1e20",
+    "1e308",
+    "1e-9",
 ];
 const PATTERNS: [&str; 7] = ["^a", "b$", "^[a-c]*$", "^.{2}$", "é", "(?i)^A", "^$|x"];
 const WORDS: [&str; 8] = ["", "a", "b", "ab", "é", "aé", "a\"b", "ABC"];
@@ -297,7 +313,9 @@ impl Gen {
         }
         let mut s = serde_json::Map::new();
         for _ in 0..self.rng.below(4) {
-            let types = ["null", "boolean", "object", "array", "number", "integer", "string"];
+            let types = [
+                "null", "boolean", "object", "array", "number", "integer", "string",
+            ];
             let (k, v) = match self.rng.below(24) {
                 0 => ("type", json!(self.pick(&types))),
                 1 => ("type", json!([self.pick(&types), self.pick(&types)])),
@@ -330,7 +348,10 @@ impl Gen {
                     let text: &str = self.pick(&m);
                     ("multipleOf", serde_json::from_str(text).unwrap())
                 }
-                20 if depth < 3 => ("allOf", json!([self.schema(depth + 1), self.schema(depth + 1)])),
+                20 if depth < 3 => (
+                    "allOf",
+                    json!([self.schema(depth + 1), self.schema(depth + 1)]),
+                ),
                 21 => ("const", json!(self.pick(&WORDS))),
                 22 => ("format", json!(self.pick(&["int32", "email", "date"]))),
                 _ => ("title", json!("t")),
@@ -383,7 +404,10 @@ impl Gen {
                     }
                 }
                 if self.rng.below(4) == 0 {
-                    let extra = schema.get("additionalProperties").cloned().unwrap_or(json!({}));
+                    let extra = schema
+                        .get("additionalProperties")
+                        .cloned()
+                        .unwrap_or(json!({}));
                     let v = self.instance(&extra, root, depth + 1);
                     obj.insert(self.pick(&WORDS).to_string(), v);
                 }
@@ -399,7 +423,13 @@ impl Gen {
             "null" => Value::Null,
             "boolean" => json!(self.rng.below(2) == 0),
             _ => {
-                let bounds = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
+                let bounds = [
+                    "minimum",
+                    "maximum",
+                    "exclusiveMinimum",
+                    "exclusiveMaximum",
+                    "multipleOf",
+                ];
                 match schema.get(self.pick(&bounds)) {
                     Some(n) if self.rng.below(2) == 0 => n.clone(),
                     _ => self.number(),
@@ -486,7 +516,10 @@ fn random_schemas_and_bodies_never_pass_quickly_where_the_full_way_refuses() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3000);
-    if let Some(seed) = std::env::var("PALISADE_QUICK_SEED").ok().and_then(|s| s.parse().ok()) {
+    if let Some(seed) = std::env::var("PALISADE_QUICK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         g.rng = Rng(seed);
     }
     let (mut schemas, mut planned, mut decided, mut valid) = (0, 0, 0, 0);
@@ -498,7 +531,11 @@ fn random_schemas_and_bodies_never_pass_quickly_where_the_full_way_refuses() {
             let d1 = g.schema(1);
             map.insert("$defs".into(), json!({"d0": d0, "d1": d1}));
         }
-        let dialect = if n % 3 == 0 { Dialect::Draft7 } else { Dialect::Draft2020 };
+        let dialect = if n % 3 == 0 {
+            Dialect::Draft7
+        } else {
+            Dialect::Draft2020
+        };
         let mut builder = SchemaSetBuilder::new(dialect, n % 5 == 0);
         builder.add_resource("urn:test:s", schema.clone()).unwrap();
         let Ok(id) = builder.compile("urn:test:s") else {
@@ -550,7 +587,10 @@ fn chain(n: usize, link: impl Fn(String) -> Value) -> Value {
 fn long_reference_paths_are_planned_within_bounds() {
     // Planning recursed once per schema on the path: a chain of 200 `$ref`s through
     // `properties` overflowed the stack (2 MiB test thread, debug build) at configure time.
-    let deep = chain(5000, |next| json!({"type": "object", "properties": {"p": {"$ref": next}}}));
+    let deep = chain(
+        5000,
+        |next| json!({"type": "object", "properties": {"p": {"$ref": next}}}),
+    );
     let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
     builder.add_resource("urn:test:s", deep).unwrap();
     let far = builder.register("urn:test:s#/$defs/d0");
@@ -559,11 +599,18 @@ fn long_reference_paths_are_planned_within_bounds() {
     let body = br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}"#;
     assert!(!set.accepts_json(far, body, &LIMITS));
     assert!(set.accepts_json(near, body, &LIMITS));
-    assert!(!set.accepts_json(near, br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}}"#, &LIMITS));
+    assert!(!set.accepts_json(
+        near,
+        br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}}"#,
+        &LIMITS
+    ));
 
     // A chain of `allOf`s built from schemas planned one by one (each finds the next one
     // planned): its flattening was cubic in the chain's length; now only a short reach is.
-    let long = chain(3000, |next| json!({"allOf": [{"$ref": next}], "minimum": 0}));
+    let long = chain(
+        3000,
+        |next| json!({"allOf": [{"$ref": next}], "minimum": 0}),
+    );
     let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
     builder.add_resource("urn:test:s", long.clone()).unwrap();
     let ids: Vec<SchemaId> = (0..=3000)
