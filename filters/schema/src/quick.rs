@@ -17,6 +17,12 @@
 //! pattern to the `regex` crate unchanged), `minimum`, `maximum`, `exclusiveMinimum`,
 //! `exclusiveMaximum`, `multipleOf`, `allOf`, `$ref` (to a pointer in a document given in
 //! config; siblings ignored in draft-07 as boon does), boolean schemas, and annotations.
+//!
+//! Checked against the full way, on stable by `random_schemas_and_bodies_never_pass_quickly_
+//! where_the_full_way_refuses` (random schemas of these keywords, bodies near their instances;
+//! `PALISADE_QUICK_ROUNDS` for longer runs) and with libFuzzer by the `schema_quick` target
+//! (`cargo xtask fuzz --target schema_quick`), which also compares the filter's decisions with
+//! this path on and off (`SchemaSet::disable_quick_path`, feature `fuzzing`).
 
 use crate::json::JsonLimits;
 use regex::Regex;
@@ -28,6 +34,17 @@ type NodeId = u32;
 
 /// At most this many plan nodes per set: beyond it schemas take the full way only.
 const MAX_NODES: usize = 100_000;
+
+/// Schemas nested deeper than this, counting each `$ref`, `allOf` part and sub-schema the planner
+/// follows (it recurses), have no plan. A large description's schemas reach each other through
+/// `properties`/`items`/`$ref` in long paths: without a bound, planning one overflowed the stack
+/// at configure time (a chain of 200 `$ref`s in a native debug build; Wasm's stack is 1 MiB).
+const MAX_PLAN_DEPTH: usize = 128;
+
+/// A node reaching more nodes than this through `$ref`/`allOf` is left to the full way: the
+/// flattening is quadratic in a chain's length (chains form across schemas planned one by one,
+/// so [`MAX_PLAN_DEPTH`] does not bound them).
+const MAX_REACH: usize = 64;
 
 /// Nesting beyond this is left to the full way (serde_json's own recursion limit is 128).
 const MAX_QUICK_DEPTH: usize = 100;
@@ -108,6 +125,8 @@ pub(crate) struct Planner<'d> {
     also: Vec<Vec<NodeId>>,
     /// Documents known to hold no key that changes how a `$ref` resolves.
     plain_docs: HashMap<String, bool>,
+    /// Nodes being built (the recursion's depth).
+    depth: usize,
 }
 
 impl<'d> Planner<'d> {
@@ -124,6 +143,7 @@ impl<'d> Planner<'d> {
             memo: HashMap::new(),
             also: Vec::new(),
             plain_docs: HashMap::new(),
+            depth: 0,
         }
     }
 
@@ -146,26 +166,33 @@ impl<'d> Planner<'d> {
         self.plans.roots.push(root);
     }
 
-    /// The plans, with every node's reach flattened; `None` for a `$ref`/`allOf` cycle (boon
-    /// reports those as failures).
+    /// The plans, with every node's reach flattened; a node in a `$ref`/`allOf` cycle (boon
+    /// reports those as failures) or reaching more than [`MAX_REACH`] nodes is never passed
+    /// quickly.
     pub(crate) fn finish(mut self) -> Plans {
         let mut flat = Vec::with_capacity(self.also.len());
         for start in 0..self.also.len() {
             let mut seen = vec![u32::try_from(start).unwrap_or(u32::MAX)];
             let mut todo = seen.clone();
-            let mut cyclic = false;
+            let mut never = false;
             while let Some(n) = todo.pop() {
                 for &next in self.also.get(n as usize).into_iter().flatten() {
                     if next as usize == start {
-                        cyclic = true;
+                        // A cycle: boon reports it.
+                        never = true;
                     }
                     if !seen.contains(&next) {
                         seen.push(next);
                         todo.push(next);
                     }
                 }
+                if seen.len() > MAX_REACH {
+                    // Too far to flatten (every list holding this node declines).
+                    never = true;
+                    break;
+                }
             }
-            if cyclic {
+            if never {
                 // A node that can never be checked quickly.
                 if let Some(node) = self.plans.nodes.get_mut(start) {
                     node.never = true;
@@ -210,7 +237,10 @@ impl<'d> Planner<'d> {
         if let Some(&id) = self.memo.get(&key) {
             return Some(id);
         }
-        if self.plans.nodes.len() >= MAX_NODES || pointer.contains('%') {
+        if self.plans.nodes.len() >= MAX_NODES
+            || self.depth >= MAX_PLAN_DEPTH
+            || pointer.contains('%')
+        {
             return None;
         }
         let docs = self.docs;
@@ -224,8 +254,10 @@ impl<'d> Planner<'d> {
         self.plans.nodes.push(Node::default());
         self.also.push(Vec::new());
         self.memo.insert(key, id);
-        let node = self.build(url, pointer, draft, pointer.is_empty(), schema, id)?;
-        *self.plans.nodes.get_mut(id as usize)? = node;
+        self.depth += 1;
+        let node = self.build(url, pointer, draft, pointer.is_empty(), schema, id);
+        self.depth -= 1;
+        *self.plans.nodes.get_mut(id as usize)? = node?;
         Some(id)
     }
 

@@ -66,10 +66,14 @@ fn order() -> Value {
 
 #[test]
 fn a_valid_order_is_accepted_quickly() {
-    let (set, id) = set(Dialect::Draft2020, order());
+    let (mut set, id) = set(Dialect::Draft2020, order());
     let body = br#" {"customer": "c-1", "items": [{"sku": "ABC-000001", "qty": 3, "price": 9.5}],
         "comment": "caf\u00e9 \"x\"", "kind": "b", "tags": []} "#;
     assert!(agrees(&set, id, body, &LIMITS));
+    // The fuzz target's switch: every body takes the full way.
+    set.disable_quick_path();
+    assert!(!set.accepts_json(id, body, &LIMITS));
+    assert!(full(&set, id, body, &LIMITS));
 }
 
 #[test]
@@ -247,4 +251,386 @@ fn decimals_read_as_serde_json_reads_them() {
             assert!(agrees(&set, id, literal.as_bytes(), &LIMITS), "{literal}");
         }
     }
+}
+
+/// Random schemas from the plan's keywords (and a few outside it), for the differential test.
+struct Gen {
+    rng: Rng,
+    /// Names of the `$defs` a schema may `$ref`.
+    defs: Vec<String>,
+}
+
+const NUMBERS: [&str; 18] = [
+    "0",
+    "-0",
+    "1",
+    "2",
+    "3",
+    "-1",
+    "0.1",
+    "0.3",
+    "0.5",
+    "1.5",
+    "-2.5",
+    "1e2",
+    "9007199254740993",
+    "18446744073709551615",
+    "-9223372036854775808",
+    "1e20",
+    "1e308",
+    "1e-9",
+];
+const PATTERNS: [&str; 7] = ["^a", "b$", "^[a-c]*$", "^.{2}$", "é", "(?i)^A", "^$|x"];
+const WORDS: [&str; 8] = ["", "a", "b", "ab", "é", "aé", "a\"b", "ABC"];
+
+impl Gen {
+    fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[self.rng.below(from.len())].clone()
+    }
+
+    fn number(&mut self) -> Value {
+        let text: &str = self.pick(&NUMBERS);
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn count(&mut self) -> Value {
+        json!(self.rng.below(4))
+    }
+
+    fn schema(&mut self, depth: usize) -> Value {
+        match self.rng.below(12) {
+            0 => return json!(true),
+            1 if depth > 0 => return json!(false),
+            2 if !self.defs.is_empty() => {
+                let name = self.pick(&self.defs.clone());
+                let mut s = json!({"$ref": format!("#/$defs/{name}")});
+                if self.rng.below(2) == 0 {
+                    s["maximum"] = self.number();
+                }
+                return s;
+            }
+            _ => {}
+        }
+        let mut s = serde_json::Map::new();
+        for _ in 0..self.rng.below(4) {
+            let types = [
+                "null", "boolean", "object", "array", "number", "integer", "string",
+            ];
+            let (k, v) = match self.rng.below(24) {
+                0 => ("type", json!(self.pick(&types))),
+                1 => ("type", json!([self.pick(&types), self.pick(&types)])),
+                2 => ("enum", json!([self.pick(&WORDS), self.pick(&WORDS)])),
+                3 if depth < 3 => {
+                    let mut props = serde_json::Map::new();
+                    for _ in 0..self.rng.below(3) {
+                        let name = self.pick(&WORDS).to_string();
+                        props.insert(name, self.schema(depth + 1));
+                    }
+                    ("properties", Value::Object(props))
+                }
+                4 => ("required", json!([self.pick(&WORDS)])),
+                5 => ("additionalProperties", json!(self.rng.below(2) == 0)),
+                6 if depth < 3 => ("additionalProperties", self.schema(depth + 1)),
+                7 => ("minProperties", self.count()),
+                8 => ("maxProperties", self.count()),
+                9 if depth < 3 => ("items", self.schema(depth + 1)),
+                10 => ("minItems", self.count()),
+                11 => ("maxItems", self.count()),
+                12 => ("minLength", self.count()),
+                13 => ("maxLength", self.count()),
+                14 => ("pattern", json!(self.pick(&PATTERNS))),
+                15 => ("minimum", self.number()),
+                16 => ("maximum", self.number()),
+                17 => ("exclusiveMinimum", self.number()),
+                18 => ("exclusiveMaximum", self.number()),
+                19 => {
+                    let m = ["0.5", "0.1", "0.01", "3", "1e-9", "7", "1e300"];
+                    let text: &str = self.pick(&m);
+                    ("multipleOf", serde_json::from_str(text).unwrap())
+                }
+                20 if depth < 3 => (
+                    "allOf",
+                    json!([self.schema(depth + 1), self.schema(depth + 1)]),
+                ),
+                21 => ("const", json!(self.pick(&WORDS))),
+                22 => ("format", json!(self.pick(&["int32", "email", "date"]))),
+                _ => ("title", json!("t")),
+            };
+            s.insert(k.to_string(), v);
+        }
+        Value::Object(s)
+    }
+
+    /// A value near what `schema` asks for (or anything).
+    fn instance(&mut self, schema: &Value, root: &Value, depth: usize) -> Value {
+        let schema = match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) if self.rng.below(2) == 0 => root.pointer(&r[1..]).unwrap_or(schema),
+            _ => schema,
+        };
+        if self.rng.below(8) == 0 || depth > 4 {
+            return self.any();
+        }
+        if let Some(Value::Array(parts)) = schema.get("allOf") {
+            if let Some(part) = parts.get(self.rng.below(parts.len().max(1))) {
+                if self.rng.below(2) == 0 {
+                    return self.instance(part, root, depth + 1);
+                }
+            }
+        }
+        if let Some(Value::Array(values)) = schema.get("enum") {
+            return self.pick(values);
+        }
+        let ty = match schema.get("type") {
+            Some(Value::String(t)) => t.clone(),
+            Some(Value::Array(ts)) => self.pick(ts).as_str().unwrap().to_string(),
+            _ => ["object", "array", "number", "string"][self.rng.below(4)].to_string(),
+        };
+        match ty.as_str() {
+            "object" => {
+                let mut obj = serde_json::Map::new();
+                if let Some(Value::Object(props)) = schema.get("properties") {
+                    for (k, v) in props {
+                        if self.rng.below(4) != 0 {
+                            obj.insert(k.clone(), self.instance(v, root, depth + 1));
+                        }
+                    }
+                }
+                if let Some(Value::Array(req)) = schema.get("required") {
+                    for k in req {
+                        let k = k.as_str().unwrap().to_string();
+                        if !obj.contains_key(&k) && self.rng.below(8) != 0 {
+                            obj.insert(k, self.any());
+                        }
+                    }
+                }
+                if self.rng.below(4) == 0 {
+                    let extra = schema
+                        .get("additionalProperties")
+                        .cloned()
+                        .unwrap_or(json!({}));
+                    let v = self.instance(&extra, root, depth + 1);
+                    obj.insert(self.pick(&WORDS).to_string(), v);
+                }
+                Value::Object(obj)
+            }
+            "array" => {
+                let items = schema.get("items").cloned().unwrap_or(json!({}));
+                (0..self.rng.below(4))
+                    .map(|_| self.instance(&items, root, depth + 1))
+                    .collect()
+            }
+            "string" => json!(self.pick(&WORDS)),
+            "null" => Value::Null,
+            "boolean" => json!(self.rng.below(2) == 0),
+            _ => {
+                let bounds = [
+                    "minimum",
+                    "maximum",
+                    "exclusiveMinimum",
+                    "exclusiveMaximum",
+                    "multipleOf",
+                ];
+                match schema.get(self.pick(&bounds)) {
+                    Some(n) if self.rng.below(2) == 0 => n.clone(),
+                    _ => self.number(),
+                }
+            }
+        }
+    }
+
+    fn any(&mut self) -> Value {
+        match self.rng.below(6) {
+            0 => Value::Null,
+            1 => json!(true),
+            2 => self.number(),
+            3 => json!(self.pick(&WORDS)),
+            4 => json!([]),
+            _ => json!({}),
+        }
+    }
+
+    /// JSON text of `v` with the spellings serde_json also reads: spaces, escapes, number forms.
+    fn render(&mut self, v: &Value, out: &mut String) {
+        let space = |g: &mut Self, out: &mut String| {
+            out.push_str([" ", "", "", "\n\t"][g.rng.below(4)]);
+        };
+        match v {
+            Value::Number(n) => {
+                let text = n.to_string();
+                match self.rng.below(6) {
+                    0 if n.is_u64() || n.is_i64() => out.push_str(&format!("{text}.0")),
+                    1 if n.is_u64() || n.is_i64() => out.push_str(&format!("{text}e0")),
+                    2 if n.is_u64() => out.push_str(&format!("{text}0E-1")),
+                    _ => out.push_str(&text),
+                }
+            }
+            Value::String(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match (c, self.rng.below(3)) {
+                        ('"', _) => out.push_str("\\\""),
+                        (c, 0) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                        (c, _) => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    space(self, out);
+                    self.render(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    space(self, out);
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    space(self, out);
+                    self.render(item, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+}
+
+#[test]
+fn random_schemas_and_bodies_never_pass_quickly_where_the_full_way_refuses() {
+    let mut g = Gen {
+        rng: Rng(0x2545_f491_4f6c_dd1d),
+        defs: Vec::new(),
+    };
+    // More rounds (and another seed) for a longer hunt: PALISADE_QUICK_ROUNDS=100000.
+    let rounds = std::env::var("PALISADE_QUICK_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3000);
+    if let Some(seed) = std::env::var("PALISADE_QUICK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        g.rng = Rng(seed);
+    }
+    let (mut schemas, mut planned, mut decided, mut valid) = (0, 0, 0, 0);
+    for n in 0..rounds {
+        g.defs = vec!["d0".into(), "d1".into()];
+        let mut schema = g.schema(0);
+        if let Value::Object(map) = &mut schema {
+            let d0 = g.schema(1);
+            let d1 = g.schema(1);
+            map.insert("$defs".into(), json!({"d0": d0, "d1": d1}));
+        }
+        let dialect = if n % 3 == 0 {
+            Dialect::Draft7
+        } else {
+            Dialect::Draft2020
+        };
+        let mut builder = SchemaSetBuilder::new(dialect, n % 5 == 0);
+        builder.add_resource("urn:test:s", schema.clone()).unwrap();
+        let Ok(id) = builder.compile("urn:test:s") else {
+            continue;
+        };
+        let set = builder.finish();
+        schemas += 1;
+        let mut any_quick = false;
+        for _ in 0..20 {
+            let value = g.instance(&schema, &schema, 0);
+            let mut body = String::new();
+            g.render(&value, &mut body);
+            let mut body = body.into_bytes();
+            if g.rng.below(4) == 0 && !body.is_empty() {
+                let at = g.rng.below(body.len());
+                body.insert(at, g.pick(b"0.e-\",]}1 \\"));
+            }
+            let limits = JsonLimits {
+                max_depth: 1 + g.rng.below(4),
+                max_number_length: [1, 3, 25][g.rng.below(3)],
+                duplicate_keys: DuplicateKeys::Reject,
+            };
+            let limits = if g.rng.below(2) == 0 { LIMITS } else { limits };
+            valid += usize::from(full(&set, id, &body, &limits));
+            let quick = agrees(&set, id, &body, &limits);
+            decided += usize::from(quick);
+            any_quick |= quick;
+        }
+        planned += usize::from(any_quick);
+    }
+    println!("{schemas} schemas, {planned} with a quick answer; {decided} quick of {valid} valid");
+    // The generator reaches both ways often (numbers of this seed, for a changed generator).
+    assert!(schemas * 2 > rounds, "{schemas}");
+    assert!(planned * 3 > schemas, "{planned} of {schemas}");
+    assert!(decided * 4 > valid, "{decided} of {valid}");
+}
+
+/// `{"$defs": {"d0": .., "d1": .., ..}}` where each `d<i>` leads to `d<i+1>` through `link`.
+fn chain(n: usize, link: impl Fn(String) -> Value) -> Value {
+    let mut defs = serde_json::Map::new();
+    for i in 0..n {
+        defs.insert(format!("d{i}"), link(format!("#/$defs/d{}", i + 1)));
+    }
+    defs.insert(format!("d{n}"), json!({"type": "integer"}));
+    json!({"$defs": defs})
+}
+
+#[test]
+fn long_reference_paths_are_planned_within_bounds() {
+    // Planning recursed once per schema on the path: a chain of 200 `$ref`s through
+    // `properties` overflowed the stack (2 MiB test thread, debug build) at configure time.
+    let deep = chain(
+        5000,
+        |next| json!({"type": "object", "properties": {"p": {"$ref": next}}}),
+    );
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", deep).unwrap();
+    let far = builder.register("urn:test:s#/$defs/d0");
+    let near = builder.register("urn:test:s#/$defs/d4990");
+    let set = builder.finish();
+    let body = br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}"#;
+    assert!(!set.accepts_json(far, body, &LIMITS));
+    assert!(set.accepts_json(near, body, &LIMITS));
+    assert!(!set.accepts_json(
+        near,
+        br#"{"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": {"p": 1}}}}}}}}}}}"#,
+        &LIMITS
+    ));
+
+    // A chain of `allOf`s built from schemas planned one by one (each finds the next one
+    // planned): its flattening was cubic in the chain's length; now only a short reach is.
+    let long = chain(
+        3000,
+        |next| json!({"allOf": [{"$ref": next}], "minimum": 0}),
+    );
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", long.clone()).unwrap();
+    let ids: Vec<SchemaId> = (0..=3000)
+        .rev()
+        .map(|i| builder.register(&format!("urn:test:s#/$defs/d{i}")))
+        .collect();
+    let set = builder.finish();
+    let (first, last) = (ids[3000], ids[10]); // d0 and d2990
+    assert!(!set.accepts_json(first, b"5", &LIMITS));
+    assert!(set.accepts_json(last, b"5", &LIMITS));
+    assert!(!set.accepts_json(last, b"-5", &LIMITS));
+    assert!(!set.accepts_json(last, b"5.5", &LIMITS));
+    // The full way agrees where the chain is short enough for boon.
+    let (short, id) = set_with(long, "urn:test:s#/$defs/d2990");
+    assert!(agrees(&short, id, b"5", &LIMITS));
+}
+
+fn set_with(doc: Value, location: &str) -> (SchemaSet, SchemaId) {
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder.add_resource("urn:test:s", doc).unwrap();
+    let id = builder.compile(location).unwrap();
+    (builder.finish(), id)
 }

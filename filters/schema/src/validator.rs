@@ -342,6 +342,14 @@ impl SchemaSet {
         self.plans.accepts(id.0, bytes, limits)
     }
 
+    /// Turns the quick path off: [`Self::accepts_json`] answers `false` from now on, so every
+    /// body takes the full way (for the differential fuzz target and tests; nothing is checked
+    /// per request for it, the plans are simply dropped).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn disable_quick_path(&mut self) {
+        self.plans = Plans::default();
+    }
+
     /// Whether `value` is valid against schema `id`.
     pub fn is_valid(&self, id: SchemaId, value: &Value) -> bool {
         self.with_compiled(id, true, |schemas, entry| match entry.negation {

@@ -23,6 +23,7 @@ pub mod ratelimit_interleave;
 pub mod ratelimit_key;
 pub mod rls;
 pub mod schema_body;
+pub mod schema_quick;
 
 /// A fuzz target: its name (the file under `fuzz/fuzz_targets/`) and its body.
 pub type Target = (&'static str, fn(&[u8]));
@@ -42,4 +43,5 @@ pub const TARGETS: &[Target] = &[
     ("ratelimit_key", ratelimit_key::run),
     ("rls", rls::run),
     ("schema_body", schema_body::run),
+    ("schema_quick", schema_quick::run),
 ];
