@@ -29,6 +29,9 @@ pub const SETTLE: u64 = 100;
 /// Requests counted.
 pub const COUNTED: u64 = 500;
 
+/// The window without requests that measures Envoy's clock-driven work.
+const IDLE: Duration = Duration::from_secs(3);
+
 /// How long Envoy under valgrind may take to become ready (V8 compiling a large module under
 /// valgrind takes minutes).
 const READY_TIMEOUT: Duration = Duration::from_secs(900);
@@ -46,26 +49,46 @@ pub struct Row {
     pub native: Option<String>,
     /// Instructions per request (the dump's summary over the requests counted).
     pub total: f64,
-    /// Per request: in V8's generated code (the Wasm module).
+    /// Per request: in V8's generated code (the compiled Wasm module).
     pub jit: f64,
-    /// Per request: in the Envoy binary.
+    /// Per request: in the Envoy binary (with tcmalloc and V8's runtime and builtins).
     pub envoy: f64,
     /// Per request: in libc and the other libraries.
     pub libs: f64,
+    /// Per request: what was subtracted as clock-driven work (timers, ticks).
+    pub clock: f64,
+}
+
+/// One counted window: the dump's total, its split, and how long the window lasted.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// The dump's summary.
+    pub total: u64,
+    /// Its self costs by object.
+    pub split: Split,
+    /// From the counters' zeroing to the dump, in seconds.
+    pub seconds: f64,
 }
 
 impl Row {
-    fn new(variant: &Variant, total: u64, split: Split, requests: u64) -> Self {
-        let per = |n: u64| n as f64 / requests.max(1) as f64;
+    /// Per request: the counted window less what Envoy does by the clock (its timers, the
+    /// modules' ticks), at the rate the idle window shows, over as long as the counted window
+    /// lasted. Without it the count would grow with how slowly the machine ran the window.
+    fn new(variant: &Variant, counted: &Window, idle: &Window, requests: u64) -> Self {
+        let rate = idle.seconds.max(f64::EPSILON).recip() * counted.seconds;
+        let per = |counted: u64, idle: u64| {
+            (counted as f64 - idle as f64 * rate).max(0.0) / requests.max(1) as f64
+        };
         Self {
             id: variant.id.clone(),
             name: variant.name.clone(),
             floor: variant.floor.to_string(),
             native: variant.native.map(str::to_string),
-            total: per(total),
-            jit: per(split.jit),
-            envoy: per(split.envoy),
-            libs: per(split.libs),
+            total: per(counted.total, idle.total),
+            jit: per(counted.split.jit, idle.split.jit),
+            envoy: per(counted.split.envoy, idle.split.envoy),
+            libs: per(counted.split.libs, idle.split.libs),
+            clock: idle.total as f64 * rate / requests.max(1) as f64,
         }
     }
 }
@@ -106,12 +129,13 @@ pub fn run(only: &[String]) -> Result {
                 let result = count(variant, &out_dir);
                 match &result {
                     Ok(row) => println!(
-                        "  {:<28} {:>9.0} instr/req  (JIT {:.0}, envoy {:.0}, libs {:.0}; {:.0} s)",
+                        "  {:<28} {:>9.0} instr/req  (JIT {:.0}, envoy {:.0}, libs {:.0}; timers {:.0} subtracted; {:.0} s)",
                         row.id,
                         row.total,
                         row.jit,
                         row.envoy,
                         row.libs,
+                        row.clock,
                         t.elapsed().as_secs_f64()
                     ),
                     Err(why) => println!("  {:<28} FAILED: {}", variant.id, super::first_line(why)),
@@ -162,15 +186,31 @@ fn count(variant: &Variant, out_dir: &Path) -> std::result::Result<Row, String> 
     client.send(WARMUP)?;
     callgrind::control(pid, &["--instr=on"])?;
     client.send(SETTLE)?;
-    callgrind::control(pid, &["--zero"])?;
-    let counts = client.send(COUNTED)?;
-    callgrind::control(pid, &["--dump"])?;
-    // Stop Envoy (only this one: the wrapper's process) before reading.
+    let window = |work: &mut dyn FnMut() -> Result<Counts>| -> Result<(Counts, Window)> {
+        callgrind::control(pid, &["--zero"])?;
+        let t = Instant::now();
+        let counts = work()?;
+        callgrind::control(pid, &["--dump"])?;
+        let seconds = t.elapsed().as_secs_f64();
+        let (total, split) = callgrind::read_dump(&callgrind::newest_dump(&out)?, &envoy_code)?;
+        Ok((
+            counts,
+            Window {
+                total,
+                split,
+                seconds,
+            },
+        ))
+    };
+    let (counts, counted) = window(&mut || client.send(COUNTED))?;
+    let (_, idle) = window(&mut || {
+        std::thread::sleep(IDLE);
+        Ok(Counts::default())
+    })?;
+    // Stop Envoy (only this one: the wrapper's process).
     drop(envoy);
     check(variant, &counts)?;
-    let dump = callgrind::newest_dump(&out)?;
-    let (total, split) = callgrind::read_dump(&dump, &envoy_code)?;
-    Ok(Row::new(variant, total, split, counts.requests))
+    Ok(Row::new(variant, &counted, &idle, counts.requests))
 }
 
 /// The answers must be what the variant promises (else the count measures errors).
@@ -206,7 +246,8 @@ fn describe(envoy: &Path, took: Duration, variants: usize) -> Vec<String> {
             valgrind_version()
         ),
         format!(
-            "- Per variant: the probes and {WARMUP} requests, instrumentation on, {SETTLE} requests, counters zeroed, {COUNTED} requests counted; one keep-alive HTTP/1.1 connection, the CPU bench's request"
+            "- Per variant: the probes and {WARMUP} requests, instrumentation on, {SETTLE} requests, counters zeroed, {COUNTED} requests counted, then {} s without requests (the clock-driven work, subtracted); one keep-alive HTTP/1.1 connection, the CPU bench's request",
+            IDLE.as_secs()
         ),
         format!(
             "- The run took {:.0} s for {variants} variants, two at a time (mostly Envoy starting under valgrind)",
@@ -215,14 +256,22 @@ fn describe(envoy: &Path, took: Duration, variants: usize) -> Vec<String> {
     ]
 }
 
-/// `213.0k`.
+/// `213.0k`, `17.35M`.
 fn k(n: f64) -> String {
-    format!("{:.1}k", n / 1000.0)
+    if n.abs() >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else {
+        format!("{:.1}k", n / 1000.0)
+    }
 }
 
-/// `+122.0k`.
+/// `+122.0k`, `+17.28M`, `0.0k` (under 50 either way).
 fn k_signed(n: f64) -> String {
-    format!("{:+.1}k", n / 1000.0)
+    if n.abs() < 50.0 {
+        "0.0k".into()
+    } else {
+        format!("{}{}", if n < 0.0 { "" } else { "+" }, k(n))
+    }
 }
 
 fn floor_of<'a>(row: &Row, rows: &'a [Row]) -> Option<&'a Row> {
@@ -326,11 +375,13 @@ pub fn render(header: &[String], rows: &[Row], skipped: &[String]) -> String {
         md,
         "\nInstructions Envoy executed per request (every thread, user space only: callgrind does not \
          see the kernel), k = 1,000. \"over floor\" and its split are what the variant adds over its \
-         floor row (floor rows: their own split): in code V8 generated (`[???]` in callgrind: the \
-         compiled Wasm module and V8's builtins), in the Envoy binary (Envoy, and V8's runtime), and \
-         in libc and the other libraries. \"× native\" compares with the Envoy filter doing the same \
-         job. An instruction count is not CPU time: it leaves out the kernel, cache misses and \
-         how fast each instruction is, but it is the same on every run."
+         floor row (floor rows: their own split): in code V8 generated at run time (the compiled \
+         Wasm module), in the Envoy binary (Envoy with its allocator, tcmalloc, and V8's runtime and \
+         builtins: the host side of every Proxy-Wasm call), and in libc and the other libraries. \"× native\" compares with the Envoy filter doing the same \
+         job. Work Envoy does by the clock (timers, the modules' 100 ms ticks) is measured in a \
+         window without requests and subtracted, so the counts do not depend on how fast the \
+         machine ran them. An instruction count is not CPU time: it leaves out the kernel, cache \
+         misses and how fast each instruction is, but it comes out the same run after run."
     );
     if let Some(line) = bundle_summary(rows) {
         let _ = writeln!(md, "\n{line}");
@@ -358,7 +409,33 @@ mod tests {
             jit: split[0],
             envoy: split[1],
             libs: split[2],
+            clock: 0.0,
         }
+    }
+
+    #[test]
+    fn clock_driven_work_is_subtracted_at_the_idle_rate() {
+        let split = |jit: u64, envoy: u64, libs: u64| Split {
+            total: jit + envoy + libs,
+            jit,
+            envoy,
+            libs,
+        };
+        let counted = Window {
+            total: 50_400_000,
+            split: split(10_000_000, 38_000_000, 2_400_000),
+            seconds: 4.0,
+        };
+        // 100k per second by the clock, 20k of it in the module's tick.
+        let idle = Window {
+            total: 300_000,
+            split: split(60_000, 210_000, 30_000),
+            seconds: 3.0,
+        };
+        let variant = Variant::for_tests("v");
+        let row = Row::new(&variant, &counted, &idle, 500);
+        let got = [row.total, row.jit, row.envoy, row.libs, row.clock].map(f64::round);
+        assert_eq!(got, [100_000.0, 19_840.0, 75_440.0, 4_720.0, 800.0]);
     }
 
     #[test]
@@ -384,8 +461,13 @@ mod tests {
         assert!(md.starts_with("- head\n"));
         assert!(md.contains("| floor | 91.0k | floor | 0.0k | 80.0k | 11.0k | — | — |"));
         assert!(md.contains(
-            "| headers | 213.0k | +122.0k (+134%) | +62.0k | +60.0k | +0.0k | 2.10× | 11.6× |"
+            "| headers | 213.0k | +122.0k (+134%) | +62.0k | +60.0k | 0.0k | 2.10× | 11.6× |"
         ));
+        // Millions read as such.
+        assert_eq!(
+            (k(17_354_911.0), k_signed(-2_600.0)),
+            ("17.35M".into(), "-2.6k".into())
+        );
         // A native filter that adds under 1k instructions gives no overhead ratio.
         assert!(md.contains("| rl | 142.0k | +51.0k (+56%) | +30.0k | +20.0k | +1.0k | 1.55× | — (native ≈ floor) |"));
     }
