@@ -1,6 +1,6 @@
 //! `cargo xtask bench --instructions`: instructions Envoy executes per request, counted by
-//! valgrind's callgrind. Deterministic (the same count run after run, whatever else the machine
-//! does), where CPU time on a shared 2-core machine moves by ±20 µs.
+//! valgrind's callgrind. Nearly deterministic (within about 0.5% run after run, whatever else the
+//! machine does), where CPU time on a shared 2-core machine moves by ±20 µs.
 //!
 //! Per variant (the same Envoy config, request and probes as the CPU bench): Envoy starts under
 //! callgrind with instrumentation off; the probes and [`WARMUP`] requests warm it (V8 tiers the
@@ -381,7 +381,8 @@ pub fn render(header: &[String], rows: &[Row], skipped: &[String]) -> String {
          job. Work Envoy does by the clock (timers, the modules' 100 ms ticks) is measured in a \
          window without requests and subtracted, so the counts do not depend on how fast the \
          machine ran them. An instruction count is not CPU time: it leaves out the kernel, cache \
-         misses and how fast each instruction is, but it comes out the same run after run."
+         misses and how fast each instruction is, but it comes out within about 0.5% run after run, \
+         whatever the machine's load."
     );
     if let Some(line) = bundle_summary(rows) {
         let _ = writeln!(md, "\n{line}");
