@@ -117,6 +117,8 @@ pub struct EnvoyBuilder {
     concurrency: u32,
     patches: Vec<Patch>,
     args: Vec<String>,
+    wrapper: Vec<String>,
+    ready_timeout: Duration,
 }
 
 impl Default for EnvoyBuilder {
@@ -127,6 +129,8 @@ impl Default for EnvoyBuilder {
             concurrency: 1,
             patches: Vec::new(),
             args: Vec::new(),
+            wrapper: Vec::new(),
+            ready_timeout: READY_TIMEOUT,
         }
     }
 }
@@ -172,6 +176,21 @@ impl EnvoyBuilder {
     #[must_use]
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());
+        self
+    }
+
+    /// Runs Envoy under another program (`wrapper[0]`, its arguments, then Envoy's command line),
+    /// such as valgrind, which keeps the process id; the wrapper is killed on drop.
+    #[must_use]
+    pub fn wrapper(mut self, wrapper: Vec<String>) -> Self {
+        self.wrapper = wrapper;
+        self
+    }
+
+    /// How long Envoy may take to become ready (default 60 s).
+    #[must_use]
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
         self
     }
 
@@ -226,8 +245,10 @@ impl EnvoyBuilder {
 
     /// Starts Envoy with its `upstream` cluster on a given port.
     pub fn start_with_upstream_port(self, upstream_port: u16) -> Result<Envoy, StartError> {
+        let wrapper = self.wrapper.clone();
+        let timeout = self.ready_timeout;
         let (bootstrap, concurrency, args) = self.bootstrap(upstream_port);
-        Envoy::launch(&bootstrap, concurrency, &args)
+        Envoy::launch(&bootstrap, concurrency, &args, &wrapper, timeout)
     }
 }
 
@@ -245,13 +266,27 @@ impl Envoy {
         EnvoyBuilder::default()
     }
 
-    fn launch(bootstrap: &Value, concurrency: u32, args: &[String]) -> Result<Self, StartError> {
+    fn launch(
+        bootstrap: &Value,
+        concurrency: u32,
+        args: &[String],
+        wrapper: &[String],
+        ready_timeout: Duration,
+    ) -> Result<Self, StartError> {
         let dir = scratch_dir("envoy");
         let config = dir.join("envoy.json");
         std::fs::write(&config, serde_json::to_vec_pretty(bootstrap).unwrap()).unwrap();
         let admin_file = dir.join("admin.txt");
         let log = dir.join("envoy.log");
-        let child = Command::new(envoy_binary())
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(envoy_binary());
+                c
+            }
+            None => Command::new(envoy_binary()),
+        };
+        let child = command
             .arg("-c")
             .arg(&config)
             .arg("--admin-address-path")
@@ -282,7 +317,7 @@ impl Envoy {
             port: 0,
             admin_port: 0,
         };
-        match envoy.wait_ready() {
+        match envoy.wait_ready(ready_timeout) {
             Ok(()) => Ok(envoy),
             Err(why) => {
                 let _ = envoy.child.kill();
@@ -293,8 +328,8 @@ impl Envoy {
         }
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("envoy exited with {status}"));

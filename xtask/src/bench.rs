@@ -7,8 +7,11 @@
 //! order and the report keeps each metric's median, so machine noise spreads over all variants.
 
 mod baseline;
+mod callgrind;
 mod chart;
 mod configs;
+mod instructions;
+mod keepalive;
 mod launch;
 mod procfs;
 mod report;
@@ -70,20 +73,22 @@ impl Plan {
     };
 }
 
-const USAGE: &str =
-    "usage: cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N | --instructions] [--only <variant-id-part>]... | --smoke";
 
-/// `cargo xtask bench [--quick] [--rounds N] [--only <variant-id-part>]... | --smoke`.
+/// `cargo xtask bench [--quick] [--rounds N | --instructions] [--only <variant-id-part>]... |
+/// --smoke`.
 pub fn bench(args: &[String]) -> Result {
     if args == ["--smoke"] {
         return smoke();
     }
     let mut plan = Plan::FULL;
     let mut only = Vec::new();
+    let mut count_instructions = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = Plan::QUICK,
+            "--instructions" => count_instructions = true,
             "--rounds" => {
                 plan.rounds = args
                     .next()
@@ -94,6 +99,9 @@ pub fn bench(args: &[String]) -> Result {
             "--only" => only.push(args.next().ok_or(USAGE)?.clone()),
             _ => return Err(USAGE.into()),
         }
+    }
+    if count_instructions {
+        return instructions::run(&only);
     }
     run(plan, &only)
 }
@@ -112,19 +120,12 @@ struct Running {
     samples: Vec<report::Sample>,
 }
 
-fn run(plan: Plan, only: &[String]) -> Result {
-    let started = Instant::now();
-    let envoy = envoy_binary().ok_or("Envoy is not installed: run `cargo xtask setup`")?;
-    std::env::set_var("PALISADE_ENVOY", &envoy);
-    if !crate::util::on_path("wrk") {
-        return Err("wrk is not installed: run `cargo xtask setup`".into());
-    }
-    let out_dir = root().join("target/bench");
-    std::fs::create_dir_all(out_dir.join("wrk")).map_err(|e| e.to_string())?;
-
+/// Builds the modules and mints the tokens; the variants selected by `--only` (the floors always
+/// run) with the baseline's twins, and a line for each one skipped.
+fn selected_variants(only: &[String]) -> Result<(Vec<Variant>, Vec<String>)> {
     let (modules, empty) = build_modules()?;
     let tokens = tokens::Tokens::mint()?;
-    let (variants, mut skipped) = variants::catalogue(&modules, empty.as_deref(), &tokens);
+    let (variants, skipped) = variants::catalogue(&modules, empty.as_deref(), &tokens);
     // Before/after in one run (`PALISADE_BENCH_BASELINE`): each variant's baseline twin after it.
     let baseline = baseline::Baseline::from_env()?;
     if !baseline.is_empty() {
@@ -142,6 +143,21 @@ fn run(plan: Plan, only: &[String]) -> Result {
     for line in &skipped {
         println!("SKIPPED: {line}");
     }
+    Ok((variants, skipped))
+}
+
+/// A run of the wrk bench (CPU time per request, or the smoke check).
+fn run(plan: Plan, only: &[String]) -> Result {
+    let started = Instant::now();
+    let envoy = envoy_binary().ok_or("Envoy is not installed: run `cargo xtask setup`")?;
+    std::env::set_var("PALISADE_ENVOY", &envoy);
+    if !crate::util::on_path("wrk") {
+        return Err("wrk is not installed: run `cargo xtask setup`".into());
+    }
+    let out_dir = root().join("target/bench");
+    std::fs::create_dir_all(out_dir.join("wrk")).map_err(|e| e.to_string())?;
+
+    let (variants, mut skipped) = selected_variants(only)?;
     // Envoy on CPU 0, wrk on CPU 1: each gets a core of its own.
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let wrk_cpu = (cpus >= 2).then_some(1);

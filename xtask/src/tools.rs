@@ -217,17 +217,21 @@ pub fn setup() -> Result {
         return Err("Node.js is needed to run the wasm unit tests (install `nodejs`)".into());
     }
 
-    step("Debian packages: redis-server (rate-limit service storage), wrk (bench), docker-registry (OCI tests)");
+    step("Debian packages: redis-server (rate-limit service storage), wrk (bench), valgrind (`bench --instructions`), docker-registry (OCI tests)");
     let wanted = [
         ("redis-server", "redis-server"),
         ("wrk", "wrk"),
+        // callgrind_control comes with valgrind.
+        ("valgrind", "valgrind"),
+        ("callgrind_control", "valgrind"),
         ("docker-registry", "docker-registry"),
     ];
-    let missing: Vec<&str> = wanted
+    let mut missing: Vec<&str> = wanted
         .iter()
         .filter(|(program, _)| !on_path(program))
         .map(|(_, package)| *package)
         .collect();
+    missing.dedup();
     if missing.is_empty() {
         println!("already installed");
     } else {

@@ -13,7 +13,23 @@ use std::time::{Duration, Instant};
 
 /// Starts a variant's Envoy; `Err` holds its log.
 pub fn start(variant: &Variant) -> std::result::Result<Envoy, String> {
-    let mut builder = Envoy::builder().concurrency(variant.concurrency);
+    start_wrapped(variant, Vec::new(), READY_TIMEOUT)
+}
+
+/// How long a variant's Envoy may take to become ready, run natively.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts a variant's Envoy under `wrapper` (e.g. valgrind; none: natively), allowed `timeout`
+/// to become ready; `Err` holds its log.
+fn start_wrapped(
+    variant: &Variant,
+    wrapper: Vec<String>,
+    timeout: Duration,
+) -> std::result::Result<Envoy, String> {
+    let mut builder = Envoy::builder()
+        .concurrency(variant.concurrency)
+        .wrapper(wrapper)
+        .ready_timeout(timeout);
     for filter in &variant.filters {
         builder = builder.filter(filter.clone());
     }
@@ -77,8 +93,17 @@ fn check_probes(variant: &Variant, envoy: &Envoy) -> Result {
 
 /// Starts a variant's Envoy, quietens its log and checks its probes; `Err` says what failed.
 fn start_checked(variant: &Variant) -> std::result::Result<Envoy, String> {
-    let envoy =
-        start(variant).map_err(|log| format!("Envoy did not start:\n{}", tail(&log, 20)))?;
+    start_checked_wrapped(variant, Vec::new(), READY_TIMEOUT)
+}
+
+/// [`start_checked`] under `wrapper` (see [`start_wrapped`]).
+pub fn start_checked_wrapped(
+    variant: &Variant,
+    wrapper: Vec<String>,
+    timeout: Duration,
+) -> std::result::Result<Envoy, String> {
+    let envoy = start_wrapped(variant, wrapper, timeout)
+        .map_err(|log| format!("Envoy did not start:\n{}", tail(&log, 20)))?;
     quiet_logs(&envoy)?;
     check_probes(variant, &envoy)?;
     Ok(envoy)

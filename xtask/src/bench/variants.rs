@@ -216,6 +216,23 @@ impl Variant {
     }
 }
 
+#[cfg(test)]
+impl Variant {
+    /// A GET variant with no filter, for report tests.
+    pub fn for_tests(id: &str) -> Self {
+        Self::new(
+            id,
+            id,
+            Kind::Wasm,
+            FLOOR,
+            None,
+            vec![],
+            Load::get("/"),
+            Expect::Admitted,
+        )
+    }
+}
+
 /// Every variant whose modules are built, and a line for each one skipped.
 pub fn catalogue(
     modules: &Modules,
