@@ -246,7 +246,12 @@ fn headers_strict_api_request_and_response() {
 #[test]
 fn jwt_es256_cached_token_with_a_claim_forwarded() {
     let b = Bench::new();
-    let expected = &[(CurrentTime, 1), (Headers, 1), (SetHeader, 1), (AddHeader, 1)];
+    let expected = &[
+        (CurrentTime, 1),
+        (Headers, 1),
+        (SetHeader, 1),
+        (AddHeader, 1),
+    ];
     let single = b.cost(palisade_jwt::stage::module, &b.jwt(), true, false);
     // Alone, it also stores the verified claims for a later separate ratelimit module.
     let mut alone = expected.to_vec();

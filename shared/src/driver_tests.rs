@@ -544,9 +544,15 @@ fn setting_a_header_the_map_lacks_crosses_as_an_add() {
     assert_eq!(calls.of(HostCall::AddHeader), 1, "{calls}");
     assert_eq!(calls.of(HostCall::SetHeader), 2, "{calls}");
     let mock = host.inner();
-    assert_eq!(mock.header(HeaderMap::Request, "x-new").as_deref(), Some("1"));
+    assert_eq!(
+        mock.header(HeaderMap::Request, "x-new").as_deref(),
+        Some("1")
+    );
     assert_eq!(mock.header(HeaderMap::Request, "y").as_deref(), Some("2"));
-    assert_eq!(mock.header(HeaderMap::Request, "x-twice").as_deref(), Some("b"));
+    assert_eq!(
+        mock.header(HeaderMap::Request, "x-twice").as_deref(),
+        Some("b")
+    );
     assert_eq!(
         mock.headers(HeaderMap::Request)
             .iter()

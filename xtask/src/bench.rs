@@ -135,6 +135,11 @@ fn selected_variants(only: &[String]) -> Result<(Vec<Variant>, Vec<String>)> {
         );
     }
     let mut variants = baseline.interleave(variants);
+    // The host-call probes run only when asked for (`--only probe`).
+    if only.iter().any(|o| o.starts_with("probe")) {
+        let probe = build_extra_module("palisade-probe-filter", "palisade_probe_filter.wasm")?;
+        variants.extend(variants::probe_variants(&probe));
+    }
     if !only.is_empty() {
         variants.retain(|v| {
             v.kind == Kind::Floor || v.id == FLOOR || only.iter().any(|o| v.id.contains(o.as_str()))
@@ -301,6 +306,23 @@ fn build_modules() -> Result<(Modules, Option<PathBuf>)> {
         },
         empty,
     ))
+}
+
+/// Builds a bench-only module of the workspace (release, wasm32-wasip1, wasm-opt as shipped).
+fn build_extra_module(package: &str, file: &str) -> Result<PathBuf> {
+    step(&format!("build {package}"));
+    crate::util::run(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--target",
+        "wasm32-wasip1",
+        "-p",
+        package,
+    ]))?;
+    let module = wasm_dir().join(file);
+    crate::build::optimize(&crate::build::wasm_opt()?, &module)?;
+    Ok(module)
 }
 
 /// Whether a module exports the Proxy-Wasm ABI (a filter crate still being written builds to a

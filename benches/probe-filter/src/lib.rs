@@ -13,7 +13,7 @@ use std::rc::Rc;
 pub const KINDS: [&str; 9] = [
     // The whole request header map (`proxy_get_header_map_pairs`).
     "request_headers",
-    // One request header's value (`proxy_get_header_map_value`).
+    // One request header's value (`proxy_get_header_map_value`; `:path`, always present).
     "request_header",
     // An absent property (`proxy_get_property`: `connection.tls_version` over plain HTTP).
     "property",
@@ -51,6 +51,11 @@ impl Plan {
     /// Parses `kind=count,...`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut plan = Plan::default();
+        let text = text.trim();
+        let text = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(text);
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (kind, count) = item
                 .split_once('=')
@@ -133,7 +138,7 @@ impl HttpContext for ProbeHttp {
             let _ = hostcalls::get_map_bytes(MapType::HttpRequestHeaders);
         }
         for _ in 0..plan.count("request_header") {
-            let _ = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "user-agent");
+            let _ = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, ":path");
         }
         for _ in 0..plan.count("property") {
             let _ = hostcalls::get_property(vec!["connection", "tls_version"]);
@@ -187,6 +192,7 @@ mod tests {
         assert_eq!(plan.count("response_set"), 8);
         assert_eq!(plan.count("time"), 0);
         assert_eq!(Plan::parse(""), Ok(Plan::default()));
+        assert_eq!(Plan::parse("\"time=2\"").map(|p| p.count("time")), Ok(2));
         assert!(Plan::parse("nope=1").is_err_and(|e| e.contains("unknown kind `nope`")));
         assert!(Plan::parse("time").is_err());
         assert!(Plan::parse("time=x").is_err());

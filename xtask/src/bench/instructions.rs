@@ -94,7 +94,8 @@ impl Row {
 }
 
 /// Runs every selected variant under callgrind, two at a time, and writes
-/// `benches/results/instructions.md`.
+/// `benches/results/instructions.md` (with `--only`: `instructions-<only>.md`, so a partial run
+/// does not replace the whole table).
 pub fn run(only: &[String]) -> Result {
     let started = Instant::now();
     let envoy = envoy_binary().ok_or("Envoy is not installed: run `cargo xtask setup`")?;
@@ -163,7 +164,11 @@ pub fn run(only: &[String]) -> Result {
     let markdown = render(&header, &rows, &skipped);
     let dir = root().join("benches/results");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let path = dir.join("instructions.md");
+    let path = dir.join(if only.is_empty() {
+        "instructions.md".to_string()
+    } else {
+        format!("instructions-{}.md", only.join("+"))
+    });
     std::fs::write(&path, &markdown).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("\n{markdown}\nreport: {}", path.display());
     println!("(instruction count took {:.0}s)", took.as_secs_f64());

@@ -649,6 +649,57 @@ fn bundle_variants(
     );
 }
 
+/// The probe module's calls, each measured on its own row: (kind, count per request, what).
+pub const PROBES: [(&str, u32, &str); 9] = [
+    ("request_headers", 4, "request header map read"),
+    ("request_header", 4, "one request header read (`:path`)"),
+    ("property", 4, "absent property read"),
+    ("time", 4, "clock read"),
+    ("response_headers", 4, "response header map read"),
+    ("response_set", 8, "response header set (replace, absent)"),
+    ("response_add", 8, "response header added"),
+    ("response_remove", 8, "response header removed"),
+    ("response_replace", 4, "response map read and written whole"),
+];
+
+/// The id of the probe module making no calls: the probe rows' floor.
+pub const PROBE_NONE: &str = "probe-none";
+
+/// What one host call of each kind costs (`--only probe`): the probe module (benches/probe-filter)
+/// making no calls, then each kind of call a few times per request, over the no-call row.
+pub fn probe_variants(probe: &Path) -> Vec<Variant> {
+    let get = || Load::get("/api/orders");
+    let row = |id: String, name: String, floor: &'static str, config: String| {
+        Variant::new(
+            &id,
+            &name,
+            Kind::Wasm,
+            floor,
+            None,
+            vec![Filter::wasm_module("probe", probe, Value::String(config))],
+            get(),
+            Expect::Admitted,
+        )
+        .probe(get(), 200)
+        .modules(vec![probe.to_path_buf()])
+    };
+    let mut all = vec![row(
+        PROBE_NONE.to_string(),
+        "probe module, no calls".to_string(),
+        FLOOR,
+        String::new(),
+    )];
+    for (kind, count, what) in PROBES {
+        all.push(row(
+            format!("probe-{}", kind.replace('_', "-")),
+            format!("probe: {count} × {what}"),
+            PROBE_NONE,
+            format!("{kind}={count}"),
+        ));
+    }
+    all
+}
+
 fn not_built(filter: &str) -> String {
     format!("{filter}: palisade_{filter}.wasm is not built (filter not landed, or it does not compile); its variants are skipped")
 }
