@@ -235,7 +235,7 @@ fn headers_strict_api_request_and_response() {
     // One crossing per edit (1 request, 8 response); a header the map lacks is added (5), not
     // replaced (a cheaper call in Envoy). Writing a map whole in one crossing
     // (`proxy_set_header_map_pairs`) was tried and measured no cheaper: Envoy re-adds every
-    // header (214.6k against 213.3k instructions per request in Envoy under callgrind).
+    // header (214.5k against 213.9k instructions per request in Envoy under callgrind).
     let expected = &[(Headers, 2), (SetHeader, 4), (AddHeader, 5), (Property, 1)];
     let single = b.cost(palisade_headers::stage::module, &b.headers(), false, false);
     pin("headers module", &single, expected);
