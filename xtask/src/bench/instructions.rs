@@ -12,6 +12,7 @@
 use super::callgrind::{self, Split};
 use super::keepalive::{Client, Counts};
 use super::launch;
+use super::report::{bundle_summary, ratios, Measured};
 use super::variants::{Expect, Variant};
 use crate::tools::envoy_binary;
 use crate::util::{on_path, root, step, Result};
@@ -297,50 +298,19 @@ fn added(row: &Row, rows: &[Row]) -> Option<[f64; 4]> {
 /// Below this many instructions over its floor, a native filter counts as free (no ratio).
 const NATIVE_FREE: f64 = 1000.0;
 
-fn ratios(row: &Row, rows: &[Row]) -> (String, String) {
-    let Some(native) = row
-        .native
-        .as_ref()
-        .and_then(|n| rows.iter().find(|r| &r.id == n))
-    else {
-        return ("—".into(), "—".into());
-    };
-    let all = format!("{:.2}×", row.total / native.total.max(1.0));
-    let over = match (added(row, rows), added(native, rows)) {
-        (Some([mine, ..]), Some([theirs, ..])) if theirs >= NATIVE_FREE => {
-            format!("{:.1}×", mine / theirs)
-        }
-        _ => "— (native ≈ floor)".into(),
-    };
-    (all, over)
-}
-
-/// The bundle's added count against the four modules chained and the native chain.
-fn bundle_summary(rows: &[Row]) -> Option<String> {
-    let over = |id: &str| {
-        let row = rows.iter().find(|r| r.id == id)?;
-        added(row, rows).map(|[total, ..]| total)
-    };
-    let bundle = over("bundle")?;
-    let mut parts = vec![format!(
-        "Bundle (all four stages in one module): {} instructions per request over its floor",
-        k_signed(bundle)
-    )];
-    if let Some(chain) = over("chain").filter(|c| *c > 0.0) {
-        parts.push(format!(
-            "{:.2}× the four modules' {}",
-            bundle / chain,
-            k_signed(chain)
-        ));
+impl Measured for Row {
+    fn id(&self) -> &str {
+        &self.id
     }
-    if let Some(native) = over("native-chain").filter(|n| *n > 0.0) {
-        parts.push(format!(
-            "{:.1}× the native chain's {}",
-            bundle / native,
-            k_signed(native)
-        ));
+    fn floor(&self) -> &str {
+        &self.floor
     }
-    Some(format!("{}.", parts.join(", ")))
+    fn native(&self) -> Option<&str> {
+        self.native.as_deref()
+    }
+    fn per_request(&self) -> f64 {
+        self.total
+    }
 }
 
 /// The report.
@@ -368,7 +338,7 @@ pub fn render(header: &[String], rows: &[Row], skipped: &[String]) -> String {
             ),
             _ => ("floor".into(), k(row.jit), k(row.envoy), k(row.libs)),
         };
-        let (all, over_ratio) = ratios(row, rows);
+        let (all, over_ratio) = ratios(row, rows, 1.0, NATIVE_FREE);
         let _ = writeln!(
             md,
             "| {} | {} | {over} | {jit} | {envoy} | {libs} | {all} | {over_ratio} |",
@@ -389,7 +359,7 @@ pub fn render(header: &[String], rows: &[Row], skipped: &[String]) -> String {
          misses and how fast each instruction is, but it comes out within about 0.5% run after run, \
          whatever the machine's load."
     );
-    if let Some(line) = bundle_summary(rows) {
+    if let Some(line) = bundle_summary(rows, k_signed, " instructions per request") {
         let _ = writeln!(md, "\n{line}");
     }
     if !skipped.is_empty() {
@@ -492,7 +462,7 @@ mod tests {
             row("bundle", "floor-body-1k", None, [150_000.0, 100_000.0, 0.0]),
         ];
         assert_eq!(
-            bundle_summary(&rows).unwrap(),
+            bundle_summary(&rows, k_signed, " instructions per request").unwrap(),
             "Bundle (all four stages in one module): +150.0k instructions per request over its \
              floor, 0.38× the four modules' +400.0k, 3.0× the native chain's +50.0k."
         );

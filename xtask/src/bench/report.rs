@@ -73,10 +73,38 @@ impl Row {
     }
 }
 
-/// CPU per request this row adds over its floor.
-pub fn overhead(row: &Row, rows: &[Row]) -> Option<f64> {
-    let floor = rows.iter().find(|r| r.id == row.floor)?;
-    (floor.id != row.id).then_some(row.cpu_us - floor.cpu_us)
+/// A report row measured per request (CPU here, instructions in `--instructions`): the ratios and
+/// the bundle summary are worked out the same way for both reports.
+pub trait Measured {
+    /// Variant id.
+    fn id(&self) -> &str;
+    /// Its floor's id.
+    fn floor(&self) -> &str;
+    /// Its native equivalent's id.
+    fn native(&self) -> Option<&str>;
+    /// The measure per request.
+    fn per_request(&self) -> f64;
+}
+
+impl Measured for Row {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn floor(&self) -> &str {
+        &self.floor
+    }
+    fn native(&self) -> Option<&str> {
+        self.native.as_deref()
+    }
+    fn per_request(&self) -> f64 {
+        self.cpu_us
+    }
+}
+
+/// What this row adds per request over its floor (`None` for a floor row).
+pub fn overhead<R: Measured>(row: &R, rows: &[R]) -> Option<f64> {
+    let floor = rows.iter().find(|r| r.id() == row.floor())?;
+    (floor.id() != row.id()).then_some(row.per_request() - floor.per_request())
 }
 
 /// A module set's size, load time and memory.
@@ -139,22 +167,27 @@ fn latency(us: u64) -> String {
     }
 }
 
-/// Native-to-Palisade ratio of CPU per request, and of overhead when the native one is
-/// measurably above its floor.
-fn ratios(row: &Row, rows: &[Row]) -> (String, String) {
-    let Some(native) = row
-        .native
-        .as_ref()
-        .and_then(|n| rows.iter().find(|r| &r.id == n))
-    else {
+/// Palisade-to-native ratio per request, and of what each adds over its floor when the native one
+/// adds at least `native_free` (below it the native filter counts as free: no ratio). Divisors are
+/// kept at `min_divisor` or more.
+pub fn ratios<R: Measured>(
+    row: &R,
+    rows: &[R],
+    min_divisor: f64,
+    native_free: f64,
+) -> (String, String) {
+    let Some(native) = row.native().and_then(|n| rows.iter().find(|r| r.id() == n)) else {
         return ("—".into(), "—".into());
     };
-    let cpu = format!("{:.2}×", row.cpu_us / native.cpu_us.max(f64::EPSILON));
+    let all = format!(
+        "{:.2}×",
+        row.per_request() / native.per_request().max(min_divisor)
+    );
     let over = match (overhead(row, rows), overhead(native, rows)) {
-        (Some(mine), Some(theirs)) if theirs >= 0.5 => format!("{:.1}×", mine / theirs),
+        (Some(mine), Some(theirs)) if theirs >= native_free => format!("{:.1}×", mine / theirs),
         _ => "— (native ≈ floor)".into(),
     };
-    (cpu, over)
+    (all, over)
 }
 
 /// The whole report.
@@ -181,7 +214,7 @@ pub fn render(
             ),
             _ => "floor".into(),
         };
-        let (cpu_ratio, over_ratio) = ratios(row, rows);
+        let (cpu_ratio, over_ratio) = ratios(row, rows, f64::EPSILON, 0.5);
         let _ = writeln!(
             md,
             "| {} | {:.2} | {over} | {cpu_ratio} | {over_ratio} | {:.0} | {} | {} |",
@@ -198,7 +231,7 @@ pub fn render(
          window, divided by the requests served. Body variants have the buffered-body floor; \
          \"× native\" compares with the Envoy filter doing the same job in the row below."
     );
-    if let Some(line) = bundle_summary(rows) {
+    if let Some(line) = bundle_summary(rows, micros, "") {
         let _ = writeln!(md, "\n{line}");
     }
     if let Some(floor) = modules.first() {
@@ -241,29 +274,42 @@ pub fn render(
     md
 }
 /// The bundle's added cost against the four modules chained and the native chain (issue 11's
-/// goals: ≤ 0.4× the first, ≤ 3× the second).
-fn bundle_summary(rows: &[Row]) -> Option<String> {
+/// goals: ≤ 0.4× the first, ≤ 3× the second), each amount shown by `show`, the bundle's followed
+/// by `unit`.
+pub fn bundle_summary<R: Measured>(
+    rows: &[R],
+    show: impl Fn(f64) -> String,
+    unit: &str,
+) -> Option<String> {
     let added = |id: &str| {
-        let row = rows.iter().find(|r| r.id == id)?;
+        let row = rows.iter().find(|r| r.id() == id)?;
         overhead(row, rows)
     };
     let bundle = added("bundle")?;
     let mut parts = vec![format!(
-        "Bundle (all four stages in one module): {bundle:+.2} µs over its floor"
+        "Bundle (all four stages in one module): {}{unit} over its floor",
+        show(bundle)
     )];
     if let Some(chain) = added("chain").filter(|c| *c > 0.0) {
         parts.push(format!(
-            "{:.2}× the four modules' {chain:+.2} µs",
-            bundle / chain
+            "{:.2}× the four modules' {}",
+            bundle / chain,
+            show(chain)
         ));
     }
     if let Some(native) = added("native-chain").filter(|n| *n > 0.0) {
         parts.push(format!(
-            "{:.1}× the native chain's {native:+.2} µs",
-            bundle / native
+            "{:.1}× the native chain's {}",
+            bundle / native,
+            show(native)
         ));
     }
     Some(format!("{}.", parts.join(", ")))
+}
+
+/// A signed amount of CPU per request.
+fn micros(us: f64) -> String {
+    format!("{us:+.2} µs")
 }
 
 fn kib_to_mib(kib: u64) -> f64 {
@@ -301,10 +347,10 @@ mod tests {
             row("bundle", "floor-body-1k", 44.0),
         ];
         assert_eq!(
-            bundle_summary(&rows).unwrap(),
+            bundle_summary(&rows, micros, "").unwrap(),
             "Bundle (all four stages in one module): +24.00 µs over its floor, 0.30× the four \
              modules' +80.00 µs, 2.4× the native chain's +10.00 µs."
         );
-        assert_eq!(bundle_summary(&rows[..2]), None);
+        assert_eq!(bundle_summary(&rows[..2], micros, ""), None);
     }
 }
