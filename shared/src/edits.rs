@@ -66,8 +66,10 @@ impl MapState {
     fn edit(&mut self, name: &str, mut op: Op) {
         let earlier = self.ops.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         // Whether the host's map has no such header (known only from a loaded copy, and only
-        // when no pending edit of the header makes the copy differ from the host's map).
-        let absent = !earlier
+        // when no pending edit of the header makes the copy differ from the host's map); an add
+        // is the same either way, so it is not looked up.
+        let absent = !matches!(op, Op::Add(_))
+            && !earlier
             && self
                 .copy
                 .as_ref()
