@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod path;
 pub mod path_policy;
 pub mod problem;
+pub mod remote;
 pub mod request;
 pub mod route;
 pub mod stage;

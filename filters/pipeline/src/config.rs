@@ -84,7 +84,7 @@ pub enum StageConfig {
     /// The ratelimit filter's.
     RateLimit(Box<palisade_ratelimit::config::Compiled>),
     /// The schema filter's.
-    Schema(Box<palisade_schema::config::Compiled>),
+    Schema(Box<palisade_schema::config::Setup>),
 }
 
 /// The bundle, checked: the configured stages and the per-route lists of their indices.
@@ -127,7 +127,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
         names.push("ratelimit");
     }
     if let Some(v) = &s.schema {
-        let c = palisade_schema::config::compile(&stage_bytes(v)).map_err(within("schema"))?;
+        let c = palisade_schema::config::prepare(&stage_bytes(v)).map_err(within("schema"))?;
         roots.push(StageConfig::Schema(Box::new(c)));
         names.push("schema");
     }

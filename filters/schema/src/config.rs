@@ -20,9 +20,10 @@ use crate::json::{DuplicateKeys, JsonLimits};
 use crate::openapi;
 use crate::operation::Routes;
 use crate::plain::{self, RouteConfig};
+use crate::remote::RemoteSpec;
 use crate::validator::{Dialect, SchemaSet, SchemaSetBuilder};
 use crate::violation::AnswerStyle;
-use palisade_core::config::{parse, ConfigError};
+use palisade_core::config::{parse, ConfigDuration, ConfigError};
 use palisade_core::PathNormalization;
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,6 +43,10 @@ pub struct Config {
     /// An OpenAPI 3.0 or 3.1 document (JSON).
     #[serde(default, deserialize_with = "crate::lean::document")]
     pub openapi: Option<Value>,
+    /// The OpenAPI document fetched through an Envoy cluster instead of given inline (a large
+    /// description then stays out of Envoy's own configuration; see [`crate::remote`]).
+    #[serde(default)]
+    pub openapi_remote: Option<RemoteConfig>,
     /// Path prefix of the API; default: the path of the document's first `servers` URL.
     #[serde(default)]
     pub base_path: Option<String>,
@@ -132,6 +137,39 @@ impl Default for JsonConfig {
     }
 }
 
+/// Where and how the OpenAPI document is fetched, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// The document's URL and the cluster that serves it.
+    pub http_uri: HttpUriConfig,
+    /// Fetch the document again this often; a changed one is compiled and replaces the old one
+    /// (default: fetched once).
+    #[serde(default)]
+    pub refresh_interval: Option<ConfigDuration>,
+    /// How long a request that arrives before the document waits for it before a 503 (default 10s).
+    #[serde(default)]
+    pub max_wait: Option<ConfigDuration>,
+    /// Largest document accepted, in bytes (default 32 MiB).
+    #[serde(default = "default_max_document_bytes")]
+    pub max_bytes: usize,
+}
+
+/// An HTTP URL served by an Envoy cluster, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HttpUriConfig {
+    /// `http(s)://authority/path`: `:authority` and `:path` of the call.
+    pub uri: String,
+    /// The Envoy cluster the call goes to.
+    pub cluster: String,
+    /// Per-call timeout (default 5s).
+    #[serde(default)]
+    pub timeout: Option<ConfigDuration>,
+}
+
 /// What to do with a request no operation describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -162,6 +200,9 @@ fn default_max_depth() -> usize {
 fn default_max_number_length() -> usize {
     100
 }
+fn default_max_document_bytes() -> usize {
+    32 << 20
+}
 
 /// The compiled configuration.
 #[derive(Debug)]
@@ -189,22 +230,89 @@ pub struct Compiled {
     pub paths: PathNormalization,
 }
 
-/// Parses and compiles the plugin configuration.
+/// A configuration ready for requests, or one whose document is still to be fetched.
+#[derive(Debug)]
+pub enum Setup {
+    /// Compiled: the document (or the routes) came with the configuration.
+    Ready(Box<Compiled>),
+    /// `openapi_remote`: every setting checked; the document is compiled when it arrives.
+    Remote(Pending),
+}
+
+/// A configuration waiting for its document.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Where the document comes from.
+    pub spec: RemoteSpec,
+    /// The configuration as given, compiled again with each document that arrives.
+    pub config: Vec<u8>,
+}
+
+/// Parses and compiles the plugin configuration (one with `openapi_remote` is refused: see
+/// [`prepare`]).
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
+    match prepare(bytes)? {
+        Setup::Ready(compiled) => Ok(*compiled),
+        Setup::Remote(_) => Err(ConfigError::at(
+            "openapi_remote",
+            "not supported here: give the document inline",
+        )),
+    }
+}
+
+/// Parses the plugin configuration and compiles it, or, with `openapi_remote`, checks every
+/// setting and leaves the document for [`compile_with_document`].
+pub fn prepare(bytes: &[u8]) -> Result<Setup, ConfigError> {
+    let config = read(bytes)?;
+    let Some(remote) = &config.openapi_remote else {
+        return compile_config(config).map(|c| Setup::Ready(Box::new(c)));
+    };
+    if config.openapi.is_some() || !config.routes.is_empty() {
+        return Err(ConfigError::at(
+            "openapi_remote",
+            "give one of `openapi`, `openapi_remote` and `routes`",
+        ));
+    }
+    let spec = RemoteSpec::compile(remote).map_err(|e| e.within("openapi_remote"))?;
+    check_settings(&config)?;
+    Ok(Setup::Remote(Pending {
+        spec,
+        config: bytes.to_vec(),
+    }))
+}
+
+/// Compiles a configuration with `openapi_remote` (checked by [`prepare`]) with the fetched
+/// `document` (OpenAPI JSON) in place of the remote.
+pub fn compile_with_document(config: &[u8], document: &[u8]) -> Result<Compiled, ConfigError> {
+    let mut config = read(config)?;
+    let mut de = serde_json::Deserializer::from_slice(document);
+    let doc = crate::lean::document(&mut de)
+        .and_then(|doc| de.end().map(|()| doc))
+        .map_err(|e| ConfigError::at("openapi_remote", format!("the document is not JSON: {e}")))?;
+    let Some(doc) = doc else {
+        return Err(ConfigError::at("openapi_remote", "the document is `null`"));
+    };
+    config.openapi = Some(doc);
+    config.openapi_remote = None;
+    compile_config(config)
+}
+
+fn read(bytes: &[u8]) -> Result<Config, ConfigError> {
     // Tracking the field path costs about a third of reading a large OpenAPI document: it is
     // only needed to name the field of a config that does not parse, so that one is read again.
     // serde would fill the top-level struct from an array by position: only an object is a config.
     let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let config = match serde_json::from_slice::<Config>(bytes) {
-        Ok(config) if is_object => config,
-        _ => parse::<Config>(bytes)?,
-    };
-    compile_config(config)
+    match serde_json::from_slice::<Config>(bytes) {
+        Ok(config) if is_object => Ok(config),
+        _ => parse::<Config>(bytes),
+    }
 }
 
-/// Compiles a parsed configuration.
-pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
-    if config.path_normalization.case_insensitive && config.openapi.is_some() {
+/// Checks the settings that do not depend on the document or the routes.
+fn check_settings(config: &Config) -> Result<(), ConfigError> {
+    if config.path_normalization.case_insensitive
+        && (config.openapi.is_some() || config.openapi_remote.is_some())
+    {
         return Err(ConfigError::at(
             "path_normalization.case_insensitive",
             "OpenAPI path templates match exactly; use plain `routes` to ignore case",
@@ -231,6 +339,18 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
             "must be at least 1",
         ));
     }
+    Ok(())
+}
+
+/// Compiles a parsed configuration.
+pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
+    if config.openapi_remote.is_some() {
+        return Err(ConfigError::at(
+            "openapi_remote",
+            "the document is fetched: compile it with `compile_with_document`",
+        ));
+    }
+    check_settings(&config)?;
     let mut builder = SchemaSetBuilder::new(config.default_dialect, config.assert_formats);
     for (url, schema) in &config.schemas {
         builder

@@ -25,6 +25,7 @@ pub mod params;
 pub mod path_template;
 pub mod plain;
 pub mod quick;
+pub mod remote;
 pub mod request_parts;
 pub mod stage;
 pub mod stats;
@@ -34,5 +35,5 @@ pub mod violation;
 /// Checks a JSON configuration as `on_configure` does (parse, then compile), without a host:
 /// for `cargo xtask check-config` and tests of example configs.
 pub fn check_config(json: &[u8]) -> Result<(), palisade_core::ConfigError> {
-    config::compile(json).map(drop)
+    config::prepare(json).map(drop)
 }

@@ -27,6 +27,12 @@ pub struct Stats {
     pub reported: Counter,
     /// Refused (400): path not canonical, or never safe (`path_normalization`).
     pub rejected_non_canonical_path: Counter,
+    /// `openapi_remote`: documents fetched and compiled (a changed one again).
+    pub description_loaded: Counter,
+    /// `openapi_remote`: fetches that failed or brought a document that did not compile.
+    pub description_failed: Counter,
+    /// Refused (503): no document had arrived within `max_wait`.
+    pub rejected_description_unavailable: Counter,
 }
 
 impl Stats {
@@ -44,6 +50,9 @@ impl Stats {
             unmatched_operation: c("unmatched_operation"),
             reported: c("reported"),
             rejected_non_canonical_path: c("rejected_non_canonical_path"),
+            description_loaded: c("description_loaded"),
+            description_failed: c("description_failed"),
+            rejected_description_unavailable: c("rejected_description_unavailable"),
         }
     }
 
