@@ -132,6 +132,8 @@ impl Baseline {
             modules: v.modules.iter().map(|m| swap(m)).collect(),
             concurrency: v.concurrency,
             own_start: v.own_start,
+            clusters: v.clusters.clone(),
+            ready_on_first_answer: v.ready_on_first_answer,
         })
     }
 }
@@ -174,6 +176,8 @@ mod tests {
             modules: modules.iter().map(PathBuf::from).collect(),
             concurrency: 1,
             own_start: false,
+            clusters: Vec::new(),
+            ready_on_first_answer: false,
         }
     }
 

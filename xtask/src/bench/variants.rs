@@ -6,9 +6,11 @@
 use super::configs;
 use super::tokens::Tokens;
 use super::wrk::Load;
-use palisade_e2e::Filter;
+use palisade_e2e::server::Reply;
+use palisade_e2e::{Filter, HttpServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// What a variant stands for in the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,10 @@ pub struct Variant {
     /// Its start-to-ready and memory are reported on their own (a config or worker count of its
     /// own), not only per module set.
     pub own_start: bool,
+    /// Envoy clusters it calls (name, port on 127.0.0.1).
+    pub clusters: Vec<(String, u16)>,
+    /// Ready means its first probe answered (a filter that loads its config on the first request).
+    pub ready_on_first_answer: bool,
 }
 
 /// The bundle's name among the built modules (`palisade.wasm`).
@@ -177,7 +183,21 @@ impl Variant {
             modules: Vec::new(),
             concurrency: 1,
             own_start: false,
+            clusters: Vec::new(),
+            ready_on_first_answer: false,
         }
+    }
+
+    /// Calls cluster `name`, served on 127.0.0.1:`port`.
+    fn cluster(mut self, name: &str, port: u16) -> Self {
+        self.clusters.push((name.to_string(), port));
+        self
+    }
+
+    /// Its start is measured to the first probe's answer, not to Envoy's `/ready`.
+    fn ready_on_first_answer(mut self) -> Self {
+        self.ready_on_first_answer = true;
+        self
     }
 
     /// Reported on its own in the module table, with `workers` Envoy workers.
@@ -707,6 +727,22 @@ fn not_built(filter: &str) -> String {
 /// The floor with two workers, for the memory of a further worker.
 pub const FLOOR_2W: &str = "floor-2w";
 
+/// Serves the large description at `/openapi.json` for the `openapi_remote` variants, for the
+/// whole run (started once).
+fn description_server() -> &'static HttpServer {
+    static SERVER: OnceLock<HttpServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let doc = palisade_benches::large_api();
+        HttpServer::start(move |req| {
+            if req.path == "/openapi.json" {
+                Reply::json(200, &doc)
+            } else {
+                Reply::text(404, "no such document")
+            }
+        })
+    })
+}
+
 /// Issue 13: the schema filter with a large OpenAPI description (`palisade_benches::large_api`):
 /// a GET matched among all its templates, a POST validated against a resource schema built from
 /// shared components, and Envoy with two workers (memory per further worker).
@@ -782,6 +818,48 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
             .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
             .probe(Load::get("/elsewhere"), 404)
             .modules(vec![modules.path("schema")])
+            .own_start(workers),
+        );
+    }
+    // The same description fetched by the filter (`openapi_remote`), served by a local server:
+    // Envoy's own config stays small; each worker compiles the document on its first request.
+    let docs = description_server();
+    let remote = json!({"openapi_remote": {
+        "http_uri": {"uri": format!("http://127.0.0.1:{}/openapi.json", docs.port()), "cluster": "docs", "timeout": "30s"},
+        // Long enough for a worker under valgrind (`--instructions`) to compile the document.
+        "max_wait": "300s",
+        "max_bytes": 64 << 20
+    }});
+    for (id, name, workers, floor) in [
+        (
+            "schema-remote-large-get",
+            "schema, large description fetched (openapi_remote): GET",
+            1,
+            FLOOR,
+        ),
+        (
+            "schema-remote-large-2w",
+            "schema, large description fetched (openapi_remote): GET, 2 workers",
+            2,
+            FLOOR_2W,
+        ),
+    ] {
+        all.push(
+            Variant::new(
+                id,
+                name,
+                Kind::Wasm,
+                floor,
+                None,
+                vec![modules.filter("schema", remote.clone())],
+                read(),
+                Expect::Admitted,
+            )
+            .probe(read(), 200)
+            .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
+            .modules(vec![modules.path("schema")])
+            .cluster("docs", docs.port())
+            .ready_on_first_answer()
             .own_start(workers),
         );
     }
