@@ -91,19 +91,43 @@ impl ConfigDuration {
 
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Seconds(f64),
-            Text(String),
-        }
-        let parsed = match Raw::deserialize(d)? {
-            Raw::Seconds(s) => seconds_to_duration(s),
-            Raw::Text(t) => parse_duration(&t),
-        };
-        parsed.map(ConfigDuration).map_err(serde::de::Error::custom)
+        d.deserialize_any(DurationVisitor)
     }
 }
+
+/// Reads a number of seconds or a text with a unit, without buffering the value (an untagged
+/// enum would) and without float formatting or parsing (issue 13: about 25 KB of Wasm).
+struct DurationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DurationVisitor {
+    type Value = ConfigDuration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a duration: seconds as a number, or a text such as \"250ms\" or \"1.5s\"")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(ConfigDuration(Duration::from_secs(v)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        u64::try_from(v)
+            .map(|v| ConfigDuration(Duration::from_secs(v)))
+            .map_err(|_| E::custom(NEGATIVE))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        seconds_to_duration(v)
+            .map(ConfigDuration)
+            .map_err(E::custom)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        parse_duration(v).map(ConfigDuration).map_err(E::custom)
+    }
+}
+
+const NEGATIVE: &str = "duration must be a non-negative number of seconds";
 
 /// Written as the parser reads it: a non-negative number of seconds, or a number with a unit.
 #[cfg(feature = "schema")]
@@ -133,34 +157,54 @@ pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|ms
 
 fn seconds_to_duration(seconds: f64) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!(
-            "duration must be a non-negative number, got {seconds}"
-        ));
+        return Err(NEGATIVE.to_string());
     }
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+    Duration::try_from_secs_f64(seconds).map_err(|_| "duration is too long".to_string())
 }
 
-/// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"2h"`, `"1d"` (also `"us"`, `"ns"`).
+/// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"2h"`, `"1d"` (also `"us"`, `"ns"`): exact, in integer
+/// nanoseconds (a fraction finer than a nanosecond is dropped).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("duration `{text}` needs a unit (ns, us, ms, s, m, h, d)"))?;
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("duration `{text}` does not start with a number"))?;
-    let scale = match unit {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
+    let unit_nanos: u128 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
         other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
     };
-    seconds_to_duration(value * scale)
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(format!("duration `{text}` does not start with a number"));
+    }
+    let too_long = || format!("duration `{text}` is too long");
+    let mut nanos: u128 = 0;
+    for digit in whole.bytes() {
+        nanos = nanos
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u128::from(digit - b'0')))
+            .ok_or_else(too_long)?;
+    }
+    nanos = nanos.checked_mul(unit_nanos).ok_or_else(too_long)?;
+    // Each fraction digit is worth a tenth of the one before it, in nanoseconds of this unit.
+    let mut place = unit_nanos;
+    for digit in fraction.bytes() {
+        place /= 10;
+        if place == 0 {
+            break;
+        }
+        nanos = nanos.saturating_add(u128::from(digit - b'0') * place);
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
+    let sub = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
+    Ok(Duration::new(secs, sub))
 }
 
 #[cfg(test)]
@@ -235,8 +279,28 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("-5s").is_err());
+        // Exact: no float rounding on the way.
+        assert_eq!(parse_duration("0.1s").unwrap(), Duration::from_millis(100));
+        assert_eq!(parse_duration("1.000000001s").unwrap(), Duration::new(1, 1));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration(".25m").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse_duration("1.9999ns").unwrap(), Duration::from_nanos(1));
+        assert!(parse_duration("99999999999999999999999999d").is_err());
         let cfg = parse::<Outer>(br#"{"timeout": 2}"#).unwrap();
         assert_eq!(cfg.timeout.get(), Duration::from_secs(2));
+        let cfg = parse::<Outer>(br#"{"timeout": 0.25}"#).unwrap();
+        assert_eq!(cfg.timeout.get(), Duration::from_millis(250));
+        for bad in [
+            r#"{"timeout": -1}"#,
+            r#"{"timeout": -0.5}"#,
+            r#"{"timeout": [1]}"#,
+        ] {
+            assert_eq!(
+                parse::<Outer>(bad.as_bytes()).unwrap_err().path,
+                "timeout",
+                "{bad}"
+            );
+        }
         let err = parse::<Outer>(br#"{"timeout": "2 weeks"}"#).unwrap_err();
         assert_eq!(err.path, "timeout");
     }
