@@ -282,13 +282,16 @@ pub fn prepare(bytes: &[u8]) -> Result<Setup, ConfigError> {
 }
 
 /// Compiles a configuration with `openapi_remote` (checked by [`prepare`]) with the fetched
-/// `document` (OpenAPI JSON) in place of the remote.
-pub fn compile_with_document(config: &[u8], document: &[u8]) -> Result<Compiled, ConfigError> {
+/// `document` (OpenAPI JSON) in place of the remote. The bytes are dropped once read, before
+/// compiling (a Wasm VM keeps the most memory it ever used).
+pub fn compile_with_document(config: &[u8], document: Vec<u8>) -> Result<Compiled, ConfigError> {
     let mut config = read(config)?;
-    let mut de = serde_json::Deserializer::from_slice(document);
+    let mut de = serde_json::Deserializer::from_slice(&document);
     let doc = crate::lean::document(&mut de)
         .and_then(|doc| de.end().map(|()| doc))
         .map_err(|e| ConfigError::at("openapi_remote", format!("the document is not JSON: {e}")))?;
+    drop(de);
+    drop(document);
     let Some(doc) = doc else {
         return Err(ConfigError::at("openapi_remote", "the document is `null`"));
     };

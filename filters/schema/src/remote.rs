@@ -258,13 +258,13 @@ impl RemoteDocument {
                     self.loaded(now);
                     Outcome::Unchanged
                 } else {
-                    match crate::config::compile_with_document(&self.config, &bytes) {
+                    let len = bytes.len();
+                    match crate::config::compile_with_document(&self.config, bytes) {
                         Ok(compiled) => {
                             log::info!(
-                                "palisade-schema: openapi_remote {}{}: {} bytes compiled",
+                                "palisade-schema: openapi_remote {}{}: {len} bytes compiled",
                                 self.spec.target.authority,
                                 self.spec.target.path,
-                                bytes.len()
                             );
                             self.current = Some(Rc::new(compiled));
                             self.digest = Some(d);
