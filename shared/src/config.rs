@@ -134,10 +134,140 @@ pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|ms
 fn seconds_to_duration(seconds: f64) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!(
-            "duration must be a non-negative number, got {seconds}"
+            "duration must be a non-negative number, got {}",
+            display_f64(seconds)
         ));
     }
     Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+/// `format!("{x}")`, written from serde_json's shortest digits (the float formatting it links
+/// anyway) instead of core's, which was 20 KB of each module reading durations, for this one
+/// message (issue 13). The two pick different digits only for a value exactly halfway between
+/// two shortest candidates, where core rounds away from zero; that case is recognized on the
+/// exact value. `tests::f64_reads_as_display` holds the two alike.
+fn display_f64(x: f64) -> String {
+    let Some(number) = serde_json::Number::from_f64(x) else {
+        return match (x.is_nan(), x < 0.0) {
+            (true, _) => "NaN".into(),
+            (false, true) => "-inf".into(),
+            (false, false) => "inf".into(),
+        };
+    };
+    // `-1.5e-7`, `1e20`, `123.25`: sign, digits around a point, a power of ten.
+    let text = number.to_string();
+    let text = text.strip_prefix('-').unwrap_or(&text);
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (mut digits, mut point) = significant(
+        whole.chars().chain(fraction.chars()).collect(),
+        len(whole) + exponent,
+    );
+    if let Some((exact, exact_point)) = exact_digits(x) {
+        let halfway = exact.len() == digits.len() + 1
+            && exact.ends_with('5')
+            && exact_point == point
+            && exact.get(..digits.len()) == Some(digits.as_str());
+        if halfway {
+            (digits, point) = round_up(&digits, point);
+        }
+    }
+    let mut out = String::from(if x.is_sign_negative() { "-" } else { "" });
+    let count = len(&digits);
+    if digits.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n(
+            '0',
+            usize::try_from(-point).unwrap_or(0),
+        ));
+        out.push_str(&digits);
+    } else if point >= count {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n(
+            '0',
+            usize::try_from(point - count).unwrap_or(0),
+        ));
+    } else {
+        let (int, frac) = digits.split_at(usize::try_from(point).unwrap_or(0));
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+fn len(s: &str) -> i64 {
+    i64::try_from(s.len()).unwrap_or(i64::MAX)
+}
+
+/// Digits without leading or trailing zeros, and where the point sits (after `point` digits).
+fn significant(mut digits: String, mut point: i64) -> (String, i64) {
+    let leading = digits.len() - digits.trim_start_matches('0').len();
+    digits.drain(..leading);
+    point -= i64::try_from(leading).unwrap_or(0);
+    digits.truncate(digits.trim_end_matches('0').len());
+    (digits, point)
+}
+
+/// `digits` plus one in the last place.
+fn round_up(digits: &str, point: i64) -> (String, i64) {
+    let mut bytes = digits.as_bytes().to_vec();
+    for b in bytes.iter_mut().rev() {
+        if *b == b'9' {
+            *b = b'0';
+        } else {
+            *b += 1;
+            return significant(String::from_utf8(bytes).unwrap_or_default(), point);
+        }
+    }
+    significant(
+        format!("1{}", String::from_utf8(bytes).unwrap_or_default()),
+        point + 1,
+    )
+}
+
+/// The exact decimal value of `|x|` (significant digits, point) when it could be halfway between
+/// two shortest candidates: then its last significant digit is a 5 and it has at most 18 of them
+/// (one more than the 17 that always suffice), so it fits in a `u64`. `None` otherwise.
+fn exact_digits(x: f64) -> Option<(String, i64)> {
+    let bits = x.abs().to_bits();
+    let biased = i64::try_from(bits >> 52).ok()?;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut e) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | (1 << 52), biased - 1075),
+    };
+    if m == 0 {
+        return None;
+    }
+    while m & 1 == 0 {
+        m >>= 1;
+        e += 1;
+    }
+    // |x| = m * 2^e, m odd.
+    let (digits, zeros) = if e >= 0 {
+        // An integer ending in 5 and then e zeros: m = digits * 5^e.
+        let power = 5u64.checked_pow(u32::try_from(e).ok()?)?;
+        if m % power != 0 {
+            return None;
+        }
+        (m / power, e)
+    } else {
+        // m * 5^k / 10^k, k = -e.
+        let mut value = m;
+        for _ in 0..-e {
+            value = value.checked_mul(5)?;
+        }
+        (value, e)
+    };
+    let digits = digits.to_string();
+    let point = len(&digits) + zeros;
+    Some(significant(digits, point))
 }
 
 /// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"2h"`, `"1d"` (also `"us"`, `"ns"`).
@@ -167,6 +297,62 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[test]
+    fn f64_reads_as_display() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            -0.5,
+            -1.5,
+            -0.1,
+            -0.3,
+            -123_456_789.125,
+            -1e-7,
+            -1.25e-7,
+            -1e15,
+            -1e16,
+            -1e20,
+            -1e21,
+            -1e22,
+            -1e23,
+            -9_007_199_254_740_993.0,
+            // Exactly 1658206780088562.25: core writes .3, serde_json's digits end in .2.
+            f64::from_bits(0x4317_9085_685d_83c9),
+            -f64::from_bits(0x4317_9085_685d_83c9),
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -2.225_073_858_507_201e-308,
+            -0.000_001,
+            -1_000_000.000_001,
+        ];
+        // Bit patterns, decimals as a user writes them, and values halfway between two shortest
+        // candidates (integers and quarters near 2^50..2^54, where one digit decides).
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for i in 0..200_000_u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(f64::from_bits(state));
+            let decimal = format!("-{}.{}e{}", state % 10_000, i % 1000, (state >> 40) % 40);
+            values.push(decimal.parse().unwrap());
+            let big = (1u64 << (50 + i % 5)) + (state >> 20);
+            values.push(big as f64 + 0.25 * (i % 4) as f64);
+            values.push(-((big << (i % 12)) as f64));
+        }
+        for x in values {
+            assert_eq!(display_f64(x), format!("{x}"), "{:#x}", x.to_bits());
+        }
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -227,6 +413,24 @@ mod tests {
 
     #[test]
     #[wasm_bindgen_test]
+    fn negative_seconds_are_named_as_written() {
+        for (text, shown) in [
+            ("-1", "-1"),
+            ("-1.5", "-1.5"),
+            ("-2.5e-7", "-0.00000025"),
+            ("-1e21", "-1000000000000000000000"),
+        ] {
+            let config = format!(r#"{{"timeout": {text}}}"#);
+            let err = parse::<Outer>(config.as_bytes()).unwrap_err();
+            assert_eq!(err.path, "timeout");
+            assert_eq!(
+                err.reason,
+                format!("duration must be a non-negative number, got {shown}")
+            );
+        }
+    }
+
+    #[test]
     fn durations_parse_with_units() {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
