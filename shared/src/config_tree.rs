@@ -206,10 +206,11 @@ fn expected_value() -> Error {
     de::Error::custom("expected value")
 }
 
-impl<'de> Deserializer<'de> for Walker<'de, '_> {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+impl<'de> Walker<'de, '_> {
+    /// [`Deserializer::deserialize_any`] for every value but an array, which is refused as a
+    /// struct is. Kept apart so a struct's visitor is never compiled against [`Elements`]: that
+    /// `visit_seq` (a struct filled by position) would be code no config reaches.
+    fn deserialize_not_array<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let result = match self.node {
             Node::Null => visitor.visit_unit(),
             Node::Bool(v) => visitor.visit_bool(*v),
@@ -217,19 +218,7 @@ impl<'de> Deserializer<'de> for Walker<'de, '_> {
             Node::I64(v) => visitor.visit_i64(*v),
             Node::F64(v) => visitor.visit_f64(*v),
             Node::String(v) => visitor.visit_borrowed_str(v),
-            Node::Array(items) => {
-                let mut seq = Elements {
-                    items: items.iter(),
-                    index: 0,
-                    chain: self.chain,
-                    track: self.track,
-                };
-                let value = visitor.visit_seq(&mut seq);
-                value.and_then(|v| match seq.items.len() {
-                    0 => Ok(v),
-                    _ => Err(trailing_characters()),
-                })
-            }
+            Node::Array(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &"an object")),
             Node::Object(entries) => {
                 let mut map = Entries {
                     entries: entries.iter(),
@@ -245,6 +234,31 @@ impl<'de> Deserializer<'de> for Walker<'de, '_> {
             }
         };
         result.map_err(|e| self.fail(e))
+    }
+}
+
+impl<'de> Deserializer<'de> for Walker<'de, '_> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.node {
+            Node::Array(items) => {
+                let mut seq = Elements {
+                    items: items.iter(),
+                    index: 0,
+                    chain: self.chain,
+                    track: self.track,
+                };
+                let value = visitor.visit_seq(&mut seq);
+                value
+                    .and_then(|v| match seq.items.len() {
+                        0 => Ok(v),
+                        _ => Err(trailing_characters()),
+                    })
+                    .map_err(|e| self.fail(e))
+            }
+            _ => self.deserialize_not_array(visitor),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -303,12 +317,7 @@ impl<'de> Deserializer<'de> for Walker<'de, '_> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match self.node {
-            Node::Array(_) => {
-                Err(self.fail(de::Error::invalid_type(de::Unexpected::Seq, &"an object")))
-            }
-            _ => self.deserialize_any(visitor),
-        }
+        self.deserialize_not_array(visitor)
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {

@@ -11,9 +11,8 @@ use crate::keys::{es512, Key, Verifier};
 use jwt_simple::prelude::{ECDSAP256PublicKeyLike, ECDSAP384PublicKeyLike, RSAPublicKeyLike};
 use p256::ecdsa::signature::Verifier as _;
 use superboring::hash::MessageDigest;
-use superboring::pkey::PKey;
+use superboring::pkey::Public;
 use superboring::rsa::{Padding, Rsa};
-use superboring::sign::Verifier as RsaVerifier;
 
 impl Signatures<'_> {
     /// Checks `signature` over `message` with one key, on the key's backend, as [`Signatures::check`]
@@ -73,21 +72,8 @@ impl Verifier {
 }
 
 /// RSASSA-PKCS1-v1_5 as jwt-simple's `RSAPublicKeyLike::verify_token` checks it.
-fn rsa(
-    key: &Rsa<superboring::pkey::Public>,
-    digest: MessageDigest,
-    message: &[u8],
-    signature: &[u8],
-) -> bool {
-    let Ok(pkey) = PKey::from_rsa(key.clone()) else {
-        return false;
-    };
-    let Ok(mut verifier) = RsaVerifier::new(digest, &pkey) else {
-        return false;
-    };
-    verifier.set_rsa_padding(Padding::PKCS1).is_ok()
-        && verifier.update(message).is_ok()
-        && verifier.verify(signature).unwrap_or(false)
+fn rsa(key: &Rsa<Public>, digest: MessageDigest, message: &[u8], signature: &[u8]) -> bool {
+    crate::keys::rsa(key, digest, Padding::PKCS1, message, signature)
 }
 
 /// The algorithms [`Verifier::check_raw`] checks.

@@ -5,6 +5,7 @@
 use super::*;
 use jwt_simple::prelude::{ES256KeyPair, RS256KeyPair, RS256PublicKey, RSAKeyPairLike};
 use p256::ecdsa::signature::Signer as _;
+use superboring::pkey::PKey;
 use superboring::sign::Signer;
 
 /// Not UTF-8, no dots: nothing a token could carry as its signing input.

@@ -25,6 +25,9 @@ pub struct Header {
     /// It has a `salt` member, which jwt-simple reads before the signature (such a token stays
     /// with the Rust path, see `backend`).
     pub salt: bool,
+    /// The `salt` string as sent (`null` reads as absent, as in jwt-simple), which the Rust
+    /// path decodes as jwt-simple does.
+    pub salt_b64: Option<String>,
 }
 
 /// A compact JWS split and decoded.
@@ -175,11 +178,16 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, TokenError> {
         );
     }
     let salt = header.contains_key("salt");
+    let salt_b64 = header
+        .get("salt")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok(Header {
         alg,
         kid,
         typ,
         salt,
+        salt_b64,
     })
 }
 
@@ -310,7 +318,8 @@ mod tests {
                 alg: Alg::Rs256,
                 kid: None,
                 typ: None,
-                salt: false
+                salt: false,
+                salt_b64: None,
             }
         );
     }
