@@ -45,6 +45,19 @@ impl Target {
         })
     }
 
+    /// The pseudo-headers and headers of a GET of this target for a JSON document, as
+    /// `dispatch_http_call` takes them.
+    pub fn get_json<'a>(&'a self, user_agent: &'a str) -> [(&'a str, &'a str); 6] {
+        [
+            (":method", "GET"),
+            (":path", self.path.as_str()),
+            (":authority", self.authority.as_str()),
+            (":scheme", self.scheme.as_str()),
+            ("accept", "application/json"),
+            ("user-agent", user_agent),
+        ]
+    }
+
     /// The discovery document of an issuer (OpenID Connect Discovery 1.0 §4).
     pub fn discovery(issuer: &str) -> Result<Self, String> {
         Self::parse(&format!(

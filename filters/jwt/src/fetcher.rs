@@ -51,14 +51,7 @@ fn hold(spec: &RemoteSpec) -> u64 {
 }
 
 fn dispatch(host: &dyn Host, spec: &RemoteSpec, target: &Target) -> Result<u32, HostError> {
-    let headers = [
-        (":method", "GET"),
-        (":path", target.path.as_str()),
-        (":authority", target.authority.as_str()),
-        (":scheme", target.scheme.as_str()),
-        ("accept", "application/json"),
-        ("user-agent", "palisade-jwt"),
-    ];
+    let headers = target.get_json("palisade-jwt");
     host.dispatch_http_call(&spec.cluster, &headers, None, spec.timeout)
 }
 

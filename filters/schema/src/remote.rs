@@ -186,15 +186,7 @@ impl RemoteDocument {
     }
 
     fn dispatch(&mut self, host: &dyn Host, now: u64) {
-        let t = &self.spec.target;
-        let headers = [
-            (":method", "GET"),
-            (":path", t.path.as_str()),
-            (":authority", t.authority.as_str()),
-            (":scheme", t.scheme.as_str()),
-            ("accept", "application/json"),
-            ("user-agent", "palisade-schema"),
-        ];
+        let headers = self.spec.target.get_json("palisade-schema");
         match host.dispatch_http_call(&self.spec.cluster, &headers, None, self.spec.timeout) {
             Ok(token) => self.in_flight = Some(token),
             Err(e) => {

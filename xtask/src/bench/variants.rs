@@ -789,38 +789,6 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
     let create = |body: Vec<u8>| Load::post_json(&format!("/resources{last}"), body);
     let body = palisade_benches::large_api_body().to_string().into_bytes();
     let schema = || modules.filter("schema", config.clone());
-    for (id, name, workers, floor) in [
-        (
-            "schema-large-get",
-            "schema, large description: GET",
-            1,
-            FLOOR,
-        ),
-        (
-            "schema-large-2w",
-            "schema, large description: GET, 2 workers",
-            2,
-            FLOOR_2W,
-        ),
-    ] {
-        all.push(
-            Variant::new(
-                id,
-                name,
-                Kind::Wasm,
-                floor,
-                None,
-                vec![schema()],
-                read(),
-                Expect::Admitted,
-            )
-            .probe(read(), 200)
-            .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
-            .probe(Load::get("/elsewhere"), 404)
-            .modules(vec![modules.path("schema")])
-            .own_start(workers),
-        );
-    }
     // The same description fetched by the filter (`openapi_remote`), served by a local server:
     // Envoy's own config stays small; each worker compiles the document on its first request.
     let docs = description_server();
@@ -830,38 +798,60 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
         "max_wait": "300s",
         "max_bytes": 64 << 20
     }});
-    for (id, name, workers, floor) in [
+    for (id, name, workers, floor, fetched) in [
+        (
+            "schema-large-get",
+            "schema, large description: GET",
+            1,
+            FLOOR,
+            false,
+        ),
+        (
+            "schema-large-2w",
+            "schema, large description: GET, 2 workers",
+            2,
+            FLOOR_2W,
+            false,
+        ),
         (
             "schema-remote-large-get",
             "schema, large description fetched (openapi_remote): GET",
             1,
             FLOOR,
+            true,
         ),
         (
             "schema-remote-large-2w",
             "schema, large description fetched (openapi_remote): GET, 2 workers",
             2,
             FLOOR_2W,
+            true,
         ),
     ] {
-        all.push(
-            Variant::new(
-                id,
-                name,
-                Kind::Wasm,
-                floor,
-                None,
-                vec![modules.filter("schema", remote.clone())],
-                read(),
-                Expect::Admitted,
-            )
-            .probe(read(), 200)
-            .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
-            .modules(vec![modules.path("schema")])
-            .cluster("docs", docs.port())
-            .ready_on_first_answer()
-            .own_start(workers),
-        );
+        let filter = if fetched {
+            modules.filter("schema", remote.clone())
+        } else {
+            schema()
+        };
+        let mut variant = Variant::new(
+            id,
+            name,
+            Kind::Wasm,
+            floor,
+            None,
+            vec![filter],
+            read(),
+            Expect::Admitted,
+        )
+        .probe(read(), 200)
+        .probe(Load::get(&format!("/resources{last}/NOT_AN_ID")), 400)
+        .probe(Load::get("/elsewhere"), 404)
+        .modules(vec![modules.path("schema")])
+        .own_start(workers);
+        if fetched {
+            variant = variant.cluster("docs", docs.port()).ready_on_first_answer();
+        }
+        all.push(variant);
     }
     all.push(
         Variant::new(
