@@ -167,7 +167,9 @@ fn refs_all_of_and_drafts_decide_as_boon_does() {
 #[test]
 fn unsupported_keywords_leave_the_schema_to_boon() {
     for schema in [
-        json!({"oneOf": [{"type": "string"}]}),
+        // Alternatives the kind of value does not tell apart.
+        json!({"oneOf": [{"type": "string"}, {"maxLength": 3}]}),
+        json!({"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]}),
         json!({"patternProperties": {"^a": {}}}),
         json!({"type": "string", "pattern": "^\\d+$"}),
         json!({"$id": "urn:other", "type": "string"}),
@@ -175,6 +177,108 @@ fn unsupported_keywords_leave_the_schema_to_boon() {
     ] {
         let (set, id) = set(Dialect::Draft2020, schema);
         assert!(!set.accepts_json(id, br#""a""#, &LIMITS));
+    }
+}
+
+#[test]
+fn alternatives_told_apart_by_kind_are_decided_quickly() {
+    // OpenAPI 3.0 `nullable: true` beside `allOf`/`$ref`, as the 3.0 translation writes it.
+    let schema = json!({
+        "definitions": {
+            "tag": {"type": "object", "additionalProperties": false,
+                    "properties": {"t": {"type": "string", "maxLength": 3}}},
+            "id": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[a-z]+$"}]}
+        },
+        "type": "object",
+        "properties": {
+            "parent": {"anyOf": [{"type": "null"}, {"allOf": [{"$ref": "#/definitions/tag"}]}]},
+            "id": {"$ref": "#/definitions/id"},
+            "state": {"type": ["string", "null"], "enum": ["on", "off", null]}
+        }
+    });
+    let (set, id) = set(Dialect::Draft7, schema);
+    for body in [
+        r#"{"parent": null}"#,
+        r#"{"parent": {"t": "abc"}}"#,
+        r#"{"parent": {}, "id": 3, "state": null}"#,
+        r#"{"id": "abc", "state": "on"}"#,
+    ] {
+        assert!(agrees(&set, id, body.as_bytes(), &LIMITS), "{body}");
+    }
+    for body in [
+        r#"{"parent": {"t": "abcd"}}"#,
+        r#"{"parent": {"u": 1}}"#,
+        r#"{"parent": 1}"#,
+        r#"{"parent": "x"}"#,
+        r#"{"id": 0}"#,
+        r#"{"id": 1.5}"#,
+        r#"{"id": "A"}"#,
+        r#"{"id": null}"#,
+        r#"{"state": "up"}"#,
+        r#"{"state": 1}"#,
+    ] {
+        assert!(!agrees(&set, id, body.as_bytes(), &LIMITS), "{body}");
+    }
+    // A choice that reaches itself for the same value is left to boon (it reports the cycle).
+    let (cycle, id) = self::set(
+        Dialect::Draft2020,
+        json!({"anyOf": [{"type": "null"}, {"type": "object", "allOf": [{"$ref": "#"}]}]}),
+    );
+    assert!(!agrees(&cycle, id, b"{}", &LIMITS));
+    assert!(agrees(&cycle, id, b"null", &LIMITS));
+}
+
+#[test]
+fn simple_patterns_match_as_the_regex_crate_does() {
+    use super::{simple_atoms, Pattern};
+    let simple = [
+        "^[A-Z]{3}-[0-9]{6}$",
+        "^[a-z0-9-]{1,36}$",
+        "^[a-z]+[0-9]?-$",
+        "^a{2,}b*$",
+        "^[a-c]?x{0,2}[0-9]$",
+        "^$",
+        "^[-a]+_$",
+        "^[ab.+]{1,3}$",
+    ];
+    let not_simple = [
+        "^[a-z]+[0-9]?[a-z]$",
+        "^a*a$",
+        "^[a-c]*$|x",
+        "[a-z]+$",
+        "^[^a]$",
+        "^a+?$",
+        "^(a)$",
+        "^[a-z&&b]$",
+        "^.$",
+        "^[z-a]$",
+        "^[a-Z]$",
+        "^a{3,2}$",
+    ];
+    for p in not_simple {
+        assert!(simple_atoms(p).is_none(), "{p}");
+    }
+    let mut rng = Rng(99);
+    let alphabet = b"abcxyzAZ0159-_.+ \xc3";
+    for p in simple.iter().chain(&not_simple) {
+        let Ok(regex) = regex::Regex::new(p) else {
+            continue;
+        };
+        let pattern = Pattern::new(p, regex.clone());
+        assert_eq!(
+            matches!(pattern, Pattern::Simple(_)),
+            simple.contains(p),
+            "{p}"
+        );
+        for _ in 0..20_000 {
+            let len = rng.below(12);
+            let bytes: Vec<u8> = (0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect();
+            let text = String::from_utf8_lossy(&bytes);
+            assert_eq!(pattern.is_match(&text), regex.is_match(&text), "{p} on {text:?}");
+        }
+        for text in ["ABC-000001", "ABC-00001", "abc-1", "", "é", "aab", "-a_", "ab.+"] {
+            assert_eq!(pattern.is_match(text), regex.is_match(text), "{p} on {text:?}");
+        }
     }
 }
 
@@ -280,7 +384,20 @@ const NUMBERS: [&str; 18] = [
     "1e308",
     "1e-9",
 ];
-const PATTERNS: [&str; 7] = ["^a", "b$", "^[a-c]*$", "^.{2}$", "é", "(?i)^A", "^$|x"];
+const PATTERNS: [&str; 12] = [
+    "^a",
+    "b$",
+    "^[a-c]*$",
+    "^.{2}$",
+    "é",
+    "(?i)^A",
+    "^$|x",
+    "^[a-b]{1,2}-?[0-9]$",
+    "^a*b?[ab]$",
+    "^[a-z-]+$",
+    "^ab?$",
+    "^[A-C]{3}$",
+];
 const WORDS: [&str; 8] = ["", "a", "b", "ab", "é", "aé", "a\"b", "ABC"];
 
 impl Gen {
@@ -316,9 +433,10 @@ impl Gen {
             let types = [
                 "null", "boolean", "object", "array", "number", "integer", "string",
             ];
-            let (k, v) = match self.rng.below(24) {
+            let (k, v) = match self.rng.below(27) {
                 0 => ("type", json!(self.pick(&types))),
                 1 => ("type", json!([self.pick(&types), self.pick(&types)])),
+                2 if self.rng.below(3) == 0 => ("enum", json!([self.pick(&WORDS), null])),
                 2 => ("enum", json!([self.pick(&WORDS), self.pick(&WORDS)])),
                 3 if depth < 3 => {
                     let mut props = serde_json::Map::new();
@@ -353,6 +471,15 @@ impl Gen {
                     json!([self.schema(depth + 1), self.schema(depth + 1)]),
                 ),
                 21 => ("const", json!(self.pick(&WORDS))),
+                23 | 24 if depth < 3 => (
+                    ["anyOf", "oneOf"][self.rng.below(2)],
+                    json!([self.schema(depth + 1), self.schema(depth + 1)]),
+                ),
+                // OpenAPI 3.0's `nullable` beside a composition or `$ref`, as translated.
+                25 if depth < 3 => (
+                    "anyOf",
+                    json!([{"type": "null"}, {"allOf": [self.schema(depth + 1)]}]),
+                ),
                 22 => ("format", json!(self.pick(&["int32", "email", "date"]))),
                 _ => ("title", json!("t")),
             };
@@ -374,6 +501,15 @@ impl Gen {
             if let Some(part) = parts.get(self.rng.below(parts.len().max(1))) {
                 if self.rng.below(2) == 0 {
                     return self.instance(part, root, depth + 1);
+                }
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(parts)) = schema.get(key) {
+                if let Some(part) = parts.get(self.rng.below(parts.len().max(1))) {
+                    if self.rng.below(4) != 0 {
+                        return self.instance(part, root, depth + 1);
+                    }
                 }
             }
         }
