@@ -485,8 +485,8 @@ enum Pattern {
 /// One class of ASCII characters, repeated `min..=max` times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Atom {
-    /// Bit per ASCII byte.
-    set: [u64; 2],
+    /// Bit per byte (only ASCII ones are set; four words, so any byte indexes in bounds).
+    set: [u64; 4],
     min: usize,
     max: usize,
 }
@@ -529,14 +529,16 @@ impl Pattern {
                 let b = s.as_bytes();
                 let mut i = 0;
                 for a in atoms {
-                    let mut n = 0;
-                    while n < a.max && b.get(i).is_some_and(|&c| a.has(c)) {
-                        i += 1;
-                        n += 1;
-                    }
+                    let rest = b.get(i..).unwrap_or_default();
+                    let n = rest
+                        .iter()
+                        .take(a.max)
+                        .take_while(|&&c| a.has(c))
+                        .count();
                     if n < a.min {
                         return false;
                     }
+                    i += n;
                 }
                 i == b.len()
             }
@@ -555,7 +557,7 @@ fn simple_atoms(text: &str) -> Option<Vec<Atom>> {
     let mut i = 0;
     while let Some(&c) = inner.get(i) {
         let mut atom = Atom {
-            set: [0; 2],
+            set: [0; 4],
             min: 1,
             max: 1,
         };
@@ -704,10 +706,13 @@ fn kinds_of_types(types: u8) -> u8 {
     k
 }
 
-/// Object member names to their index, for the few-instruction lookup of a key.
+/// Object member names to their index, for the few-instruction lookup of a key: each name's
+/// length and first eight bytes as a word ([`prefix`]) are compared before any other byte.
 #[derive(Debug, Default)]
 struct Names {
     names: Vec<Box<[u8]>>,
+    /// Per name: its length and [`prefix`].
+    heads: Vec<(usize, u64)>,
     /// Open addressing over [`name_hash`], index + 1 per slot (0: empty); empty when there are
     /// few names (they are compared one by one).
     table: Vec<u32>,
@@ -716,22 +721,43 @@ struct Names {
 /// Up to this many names are compared one by one.
 const LINEAR_NAMES: usize = 6;
 
-fn name_hash(key: &[u8]) -> usize {
-    let mut h = key.len() as u64;
-    for &b in key {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+/// The first (up to) eight bytes of `name`, little-endian, zero above its length.
+fn prefix(name: &[u8]) -> u64 {
+    name.iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+}
+
+/// [`prefix`] of the `len` bytes at `start` of `b`, one load where eight bytes are there.
+fn prefix_at(b: &[u8], start: usize, len: usize) -> u64 {
+    match b.get(start..start + 8) {
+        Some(chunk) => {
+            let w = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+            if len >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * len)) - 1)
+            }
+        }
+        None => prefix(b.get(start..start + len).unwrap_or_default()),
     }
+}
+
+fn name_hash(len: usize, head: u64) -> usize {
+    let h = (head ^ (len as u64).rotate_left(56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     usize::try_from(h >> 40).unwrap_or(0)
 }
 
 impl Names {
     fn new(names: Vec<Box<[u8]>>) -> Self {
+        let heads: Vec<(usize, u64)> = names.iter().map(|n| (n.len(), prefix(n))).collect();
         let mut table = Vec::new();
         if names.len() > LINEAR_NAMES {
             let size = (names.len() * 2).next_power_of_two();
             table = vec![0u32; size];
-            for (i, name) in names.iter().enumerate() {
-                let mut slot = name_hash(name) & (size - 1);
+            for (i, &(len, head)) in heads.iter().enumerate() {
+                let mut slot = name_hash(len, head) & (size - 1);
                 while table.get(slot).is_some_and(|e| *e != 0) {
                     slot = (slot + 1) & (size - 1);
                 }
@@ -740,27 +766,40 @@ impl Names {
                 }
             }
         }
-        Self { names, table }
+        Self {
+            names,
+            heads,
+            table,
+        }
     }
 
     fn len(&self) -> usize {
         self.names.len()
     }
 
-    fn find(&self, key: &[u8]) -> Option<usize> {
+    /// Whether name `i` is `key`, whose length and prefix are `len`, `head`.
+    fn is(&self, i: usize, key: &[u8], head: u64) -> bool {
+        self.heads.get(i) == Some(&(key.len(), head))
+            && (key.len() <= 8
+                || self
+                    .names
+                    .get(i)
+                    .is_some_and(|n| n.get(8..) == key.get(8..)))
+    }
+
+    /// The index of `key` (the bytes `start..end` of `b`).
+    fn find(&self, b: &[u8], start: usize, end: usize) -> Option<usize> {
+        let key = b.get(start..end)?;
+        let head = prefix_at(b, start, key.len());
         if self.table.is_empty() {
-            let first = key.first();
-            return self
-                .names
-                .iter()
-                .position(|n| n.len() == key.len() && n.first() == first && **n == *key);
+            return (0..self.heads.len()).find(|&i| self.is(i, key, head));
         }
         let mask = self.table.len() - 1;
-        let mut slot = name_hash(key) & mask;
+        let mut slot = name_hash(key.len(), head) & mask;
         loop {
             let e = *self.table.get(slot)?;
             let i = usize::try_from(e).ok()?.checked_sub(1)?;
-            if self.names.get(i).is_some_and(|n| **n == *key) {
+            if self.is(i, key, head) {
                 return Some(i);
             }
             slot = (slot + 1) & mask;
@@ -780,6 +819,9 @@ struct Shape {
     switch: Option<Box<[ShapeId; 6]>>,
     /// Numbers must be integers.
     integer: bool,
+    /// Some check of a string's text, or of a number's value, is set (see [`Merger::build`]).
+    strings_checked: bool,
+    numbers_checked: bool,
     min_length: usize,
     max_length: usize,
     patterns: Vec<Pattern>,
@@ -810,6 +852,8 @@ impl Shape {
             kinds: K_ALL,
             switch: None,
             integer: false,
+            strings_checked: false,
+            numbers_checked: false,
             min_length: 0,
             max_length: usize::MAX,
             patterns: Vec::new(),
@@ -843,6 +887,15 @@ impl Shape {
             || self.max_length < usize::MAX
             || !self.patterns.is_empty()
             || self.enum_strings.is_some()
+    }
+
+    fn number_checks(&self) -> bool {
+        self.integer
+            || self.minimum > f64::NEG_INFINITY
+            || self.maximum < f64::INFINITY
+            || self.exclusive_minimum > f64::NEG_INFINITY
+            || self.exclusive_maximum < f64::INFINITY
+            || !self.multiples.is_empty()
     }
 }
 
@@ -1135,6 +1188,8 @@ impl Merger {
         if s.required.iter().all(|w| *w == 0) {
             s.required.clear();
         }
+        s.strings_checked = s.string_checks();
+        s.numbers_checked = s.number_checks();
         s.members = members;
         s.names = Names::new(
             names
@@ -1284,9 +1339,14 @@ impl<'p> Walk<'p> {
     fn object(&mut self, shape: &'p Shape) -> Step {
         self.enter()?;
         let keys_mark = self.keys.len();
+        // Members seen: bits here for up to 64 names, else words on `self.seen`.
+        let wide = shape.names.len() > 64;
+        let mut bits = 0u64;
         let seen_mark = self.seen.len();
-        self.seen
-            .resize(seen_mark + shape.names.len().div_ceil(64), 0);
+        if wide {
+            self.seen
+                .resize(seen_mark + shape.names.len().div_ceil(64), 0);
+        }
         let mut count = 0usize;
         self.ws();
         if self.peek() == Some(b'}') {
@@ -1297,9 +1357,13 @@ impl<'p> Walk<'p> {
                 let (start, end) = self.key()?;
                 let key = self.b.get(start..end)?;
                 count += 1;
-                let member = match shape.names.find(key) {
+                let member = match shape.names.find(self.b, start, end) {
                     Some(at) => {
-                        let word = self.seen.get_mut(seen_mark + at / 64)?;
+                        let word = if wide {
+                            self.seen.get_mut(seen_mark + at / 64)?
+                        } else {
+                            &mut bits
+                        };
                         let bit = 1u64 << (at % 64);
                         // A repeated key.
                         check(*word & bit == 0)?;
@@ -1329,9 +1393,13 @@ impl<'p> Walk<'p> {
             }
         }
         check(count >= shape.min_properties && count <= shape.max_properties)?;
-        for (w, required) in shape.required.iter().enumerate() {
-            let seen = self.seen.get(seen_mark + w)?;
-            check(seen & required == *required)?;
+        if wide {
+            for (w, required) in shape.required.iter().enumerate() {
+                let seen = self.seen.get(seen_mark + w)?;
+                check(seen & required == *required)?;
+            }
+        } else if let Some(required) = shape.required.first() {
+            check(bits & required == *required)?;
         }
         self.keys.truncate(keys_mark);
         self.seen.truncate(seen_mark);
@@ -1380,20 +1448,21 @@ impl<'p> Walk<'p> {
         let start = self.i;
         let stop = string_stop(self.b, start)?;
         let decoded;
-        let s: &str = if self.b.get(stop) == Some(&b'"') {
+        // The string's bytes, and as text (the body was checked as UTF-8 as a whole).
+        let (bytes, s): (&[u8], &str) = if self.b.get(stop) == Some(&b'"') {
             self.i = stop + 1;
-            if !shape.string_checks() {
+            if !shape.strings_checked {
                 return Some(());
             }
-            self.text.get(start..stop)?
+            (self.b.get(start..stop)?, self.text.get(start..stop)?)
         } else {
             decoded = self.escaped(start)?;
-            &decoded
+            (decoded.as_bytes(), decoded.as_str())
         };
         if shape.min_length > 0 || shape.max_length < usize::MAX {
             // Characters are at most the bytes and at least a quarter of them.
-            let bytes = s.len();
-            if bytes > shape.max_length || bytes.div_ceil(4) < shape.min_length {
+            let n = bytes.len();
+            if n > shape.max_length || n.div_ceil(4) < shape.min_length {
                 let chars = s.chars().count();
                 check(chars >= shape.min_length && chars <= shape.max_length)?;
             }
@@ -1402,7 +1471,7 @@ impl<'p> Walk<'p> {
             check(p.is_match(s))?;
         }
         if let Some(values) = &shape.enum_strings {
-            check(values.iter().any(|v| v == s))?;
+            check(values.iter().any(|v| v.as_bytes() == bytes))?;
         }
         Some(())
     }
@@ -1493,6 +1562,14 @@ impl<'p> Walk<'p> {
         }
         check(i - start <= self.max_number_length)?;
         self.i = i;
+        let plain = match frac_digits {
+            Some(scale) => int_digits + scale <= 18,
+            None => int_digits <= 18,
+        };
+        if !shape.numbers_checked && plain && !exponent {
+            // Read as serde_json reads it, whatever its value: nothing to compare.
+            return Some(());
+        }
         let (f, integer) = match (frac_digits, exponent) {
             (Some(scale), false) if int_digits + scale <= 18 => {
                 let f = decimal(negative, significand, scale)?;
