@@ -936,8 +936,11 @@ impl Merger {
             // A root left to the full way as a whole has no plan at all.
             out.push(shape.filter(|&id| id != NEVER));
         }
+        // The nodes and the memo go before the copies are found.
+        let Merger { shapes, .. } = m;
+        let shapes = dedup(shapes, &mut out);
         Plans {
-            shapes: m.shapes,
+            shapes,
             roots: out,
         }
     }
@@ -1199,6 +1202,61 @@ impl Merger {
         );
         s
     }
+}
+
+/// The shapes with every shape that has no shapes under it kept once per content (a large
+/// description's many properties of the same type and bounds become one), references and
+/// `roots` renumbered.
+fn dedup(shapes: Vec<Shape>, roots: &mut [Option<ShapeId>]) -> Vec<Shape> {
+    let leaf = |s: &Shape| {
+        s.switch.is_none()
+            && s.members.is_empty()
+            && matches!(s.additional, ANY | NEVER)
+            && matches!(s.items, ANY | NEVER)
+    };
+    let mut canon: HashMap<String, ShapeId> = HashMap::new();
+    let mut remap: Vec<ShapeId> = Vec::with_capacity(shapes.len());
+    for (i, s) in shapes.iter().enumerate() {
+        let id = ShapeId::try_from(i).unwrap_or(NEVER);
+        remap.push(if i > 1 && leaf(s) {
+            *canon.entry(format!("{s:?}")).or_insert(id)
+        } else {
+            id
+        });
+    }
+    let mut renumbered = vec![NEVER; shapes.len()];
+    let mut kept = Vec::new();
+    for (i, s) in shapes.into_iter().enumerate() {
+        if remap.get(i).is_some_and(|&r| r as usize == i) {
+            if let Some(slot) = renumbered.get_mut(i) {
+                *slot = ShapeId::try_from(kept.len()).unwrap_or(NEVER);
+            }
+            kept.push(s);
+        }
+    }
+    let fix = |id: ShapeId| -> ShapeId {
+        remap
+            .get(id as usize)
+            .and_then(|&r| renumbered.get(r as usize))
+            .copied()
+            .unwrap_or(NEVER)
+    };
+    for s in &mut kept {
+        s.additional = fix(s.additional);
+        s.items = fix(s.items);
+        for m in &mut s.members {
+            *m = fix(*m);
+        }
+        if let Some(switch) = &mut s.switch {
+            for x in switch.iter_mut() {
+                *x = fix(*x);
+            }
+        }
+    }
+    for r in roots.iter_mut().flatten() {
+        *r = fix(*r);
+    }
+    kept
 }
 
 impl Plans {
