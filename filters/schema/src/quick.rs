@@ -1204,6 +1204,72 @@ impl Merger {
     }
 }
 
+/// The checks of a shape without members or alternatives, as bytes (equal for equal checks).
+fn leaf_key(s: &Shape) -> Vec<u8> {
+    let mut k = Vec::with_capacity(96);
+    let word = |k: &mut Vec<u8>, w: u64| k.extend_from_slice(&w.to_le_bytes());
+    k.push(s.kinds);
+    k.push(u8::from(s.integer));
+    for n in [
+        s.min_length,
+        s.max_length,
+        s.min_properties,
+        s.max_properties,
+        s.min_items,
+        s.max_items,
+    ] {
+        word(&mut k, n as u64);
+    }
+    for f in [
+        s.minimum,
+        s.maximum,
+        s.exclusive_minimum,
+        s.exclusive_maximum,
+    ] {
+        word(&mut k, f.to_bits());
+    }
+    word(&mut k, u64::from(s.additional));
+    word(&mut k, u64::from(s.items));
+    word(&mut k, s.multiples.len() as u64);
+    for m in &s.multiples {
+        word(&mut k, m.to_bits());
+    }
+    word(&mut k, s.required.len() as u64);
+    word(&mut k, s.patterns.len() as u64);
+    for p in &s.patterns {
+        match p {
+            Pattern::Regex(r) => {
+                k.push(0);
+                word(&mut k, r.as_str().len() as u64);
+                k.extend_from_slice(r.as_str().as_bytes());
+            }
+            Pattern::Simple(atoms) => {
+                k.push(1);
+                word(&mut k, atoms.len() as u64);
+                for a in atoms {
+                    for w in a.set {
+                        word(&mut k, w);
+                    }
+                    word(&mut k, a.min as u64);
+                    word(&mut k, a.max as u64);
+                }
+            }
+        }
+    }
+    match &s.enum_strings {
+        None => k.push(0),
+        Some(values) => {
+            k.push(1);
+            word(&mut k, values.len() as u64);
+            for v in values {
+                word(&mut k, v.len() as u64);
+                k.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
+    k
+}
+
 /// The shapes with every shape that has no shapes under it kept once per content (a large
 /// description's many properties of the same type and bounds become one), references and
 /// `roots` renumbered.
@@ -1214,12 +1280,12 @@ fn dedup(shapes: Vec<Shape>, roots: &mut [Option<ShapeId>]) -> Vec<Shape> {
             && matches!(s.additional, ANY | NEVER)
             && matches!(s.items, ANY | NEVER)
     };
-    let mut canon: HashMap<String, ShapeId> = HashMap::new();
+    let mut canon: HashMap<Vec<u8>, ShapeId> = HashMap::new();
     let mut remap: Vec<ShapeId> = Vec::with_capacity(shapes.len());
     for (i, s) in shapes.iter().enumerate() {
         let id = ShapeId::try_from(i).unwrap_or(NEVER);
         remap.push(if i > 1 && leaf(s) {
-            *canon.entry(format!("{s:?}")).or_insert(id)
+            *canon.entry(leaf_key(s)).or_insert(id)
         } else {
             id
         });
