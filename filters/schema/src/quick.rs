@@ -7,16 +7,29 @@
 //! which decides and describes what is wrong. So the answer never depends on this module
 //! except in time.
 //!
-//! Measured on the bench's valid orders (callgrind, release build, `cargo run --release -p
-//! palisade-benches --example body_cost`): 64 KiB, parse into a `Value` 5.9 M instructions (with
-//! its drop) and boon 3.6 M against 2.9 M here; 1 KiB, 80 k + 59 k against 49 k.
+//! At configure time every schema's plan is merged into shapes: all the checks that apply at one
+//! place of a body (a schema, what its `$ref`s and `allOf`s reach, the `properties`,
+//! `additionalProperties` and `items` of several schemas meeting there) become one `Shape`,
+//! so the walk looks at one set of bounds per value; member names are found by one comparison
+//! (few names) or a small hash table, repeated and required members are bits; strings are scanned
+//! eight bytes at a time; anchored patterns of ASCII classes are matched without the regex
+//! engine (`Pattern`).
 //!
-//! The plan's keywords, with boon's semantics: `type`, `enum` (of strings), `properties`,
-//! `required`, `additionalProperties`, `minProperties`, `maxProperties`, `items` (one schema),
-//! `minItems`, `maxItems`, `minLength`, `maxLength`, `pattern` (without `\`: boon hands such a
-//! pattern to the `regex` crate unchanged), `minimum`, `maximum`, `exclusiveMinimum`,
-//! `exclusiveMaximum`, `multipleOf`, `allOf`, `$ref` (to a pointer in a document given in
-//! config; siblings ignored in draft-07 as boon does), boolean schemas, and annotations.
+//! Measured on the bench's valid orders (callgrind, release build, `cargo run --release -p
+//! palisade-benches --example body_cost -- quick SIZE_KIB N`, N rounds minus none): 64 KiB, parse
+//! into a `Value` 5.9 M instructions (with its drop) and boon 3.6 M against 1.65 M here (3.1 M
+//! before the shapes); 1 KiB, 80 k + 59 k against 26 k (50 k).
+//!
+//! The plan's keywords, with boon's semantics: `type`, `enum` (of strings and `null`),
+//! `properties`, `required`, `additionalProperties`, `minProperties`, `maxProperties`, `items`
+//! (one schema), `minItems`, `maxItems`, `minLength`, `maxLength`, `pattern` (without `\`: boon
+//! hands such a pattern to the `regex` crate unchanged), `minimum`, `maximum`,
+//! `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf`, `allOf`, `anyOf` and `oneOf` where the
+//! kind of value (null, boolean, object, array, number, string) leaves one branch that may hold
+//! (the others refuse it whatever it is: OpenAPI 3.0's `nullable` beside `allOf`/`$ref`, which
+//! [`crate::dialect30`] writes as `anyOf: [{type: null}, ...]`, and alternatives of different
+//! types), `$ref` (to a pointer in a document given in config; siblings ignored in draft-07 as
+//! boon does), boolean schemas, and annotations.
 //!
 //! Checked against the full way, on stable by `random_schemas_and_bodies_never_pass_quickly_
 //! where_the_full_way_refuses` (random schemas of these keywords, bodies near their instances;
@@ -69,14 +82,16 @@ enum Additional {
     Schema(NodeId),
 }
 
-/// One schema's own checks (what it `$ref`s or `allOf`s is in [`Plans::flat`]).
+/// One schema's own checks (what it `$ref`s or `allOf`s is in [`Graph::flat`]).
 #[derive(Debug, Default)]
 struct Node {
     /// `false`.
     never: bool,
     /// Bit set of the `T_` types; 0 for any.
     types: u8,
+    /// `enum` of strings and `null` (the strings; `null` is in `enum_null`).
     enum_strings: Option<Vec<String>>,
+    enum_null: bool,
     /// Sorted by name.
     properties: Vec<(String, NodeId)>,
     additional: Additional,
@@ -88,17 +103,20 @@ struct Node {
     max_items: Option<usize>,
     min_length: Option<usize>,
     max_length: Option<usize>,
-    pattern: Option<Regex>,
+    pattern: Option<(String, Regex)>,
     minimum: Option<f64>,
     maximum: Option<f64>,
     exclusive_minimum: Option<f64>,
     exclusive_maximum: Option<f64>,
     multiple_of: Option<f64>,
+    /// A node of its own for an `anyOf` (`false`) or `oneOf` (`true`): its branches. Such a node
+    /// has no other checks (the schema holding the keyword reaches it like an `allOf` part).
+    choice: Option<(Vec<NodeId>, bool)>,
 }
 
-/// The plans of a schema set.
+/// The schemas as planned, one node per schema object, before merging (see [`Merger`]).
 #[derive(Debug, Default)]
-pub(crate) struct Plans {
+struct Graph {
     nodes: Vec<Node>,
     /// For each node: it and every node its `$ref`/`allOf` reach, the checks a value meets.
     flat: Vec<Vec<NodeId>>,
@@ -118,7 +136,7 @@ pub(crate) struct Planner<'d> {
     docs: &'d HashMap<String, Value>,
     default_v2020: bool,
     assert_formats: bool,
-    plans: Plans,
+    plans: Graph,
     /// `url#pointer` → node (also while its children are being planned).
     memo: HashMap<String, NodeId>,
     /// `also` edges while planning: node → the nodes it `$ref`s / `allOf`s.
@@ -139,7 +157,7 @@ impl<'d> Planner<'d> {
             docs,
             default_v2020,
             assert_formats,
-            plans: Plans::default(),
+            plans: Graph::default(),
             memo: HashMap::new(),
             also: Vec::new(),
             plain_docs: HashMap::new(),
@@ -201,7 +219,7 @@ impl<'d> Planner<'d> {
             flat.push(seen);
         }
         self.plans.flat = flat;
-        self.plans
+        Merger::merge(self.plans)
     }
 
     fn draft(&self, doc: &Value) -> Option<Draft> {
@@ -309,11 +327,14 @@ impl<'d> Planner<'d> {
                 "format" if draft == Draft::V2020 && !self.assert_formats => {}
                 "type" => node.types = types(value)?,
                 "enum" => {
-                    let values = value.as_array()?;
-                    let strings = values
-                        .iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()?;
+                    let mut strings = Vec::new();
+                    for v in value.as_array()? {
+                        match v {
+                            Value::String(s) => strings.push(s.clone()),
+                            Value::Null => node.enum_null = true,
+                            _ => return None,
+                        }
+                    }
                     node.enum_strings = Some(strings);
                 }
                 "properties" => {
@@ -354,7 +375,7 @@ impl<'d> Planner<'d> {
                     if p.contains('\\') {
                         return None;
                     }
-                    node.pattern = Some(Regex::new(p).ok()?);
+                    node.pattern = Some((p.to_string(), Regex::new(p).ok()?));
                 }
                 "minimum" => node.minimum = Some(value.as_f64()?),
                 "maximum" => node.maximum = Some(value.as_f64()?),
@@ -372,6 +393,21 @@ impl<'d> Planner<'d> {
                         let part = self.child(url, pointer, &["allOf", &i])?;
                         self.also.get_mut(id as usize)?.push(part);
                     }
+                }
+                "anyOf" | "oneOf" => {
+                    let n = value.as_array()?.len();
+                    let mut branches = Vec::with_capacity(n);
+                    for i in 0..n {
+                        let i = i.to_string();
+                        branches.push(self.child(url, pointer, &[keyword, &i])?);
+                    }
+                    let choice = NodeId::try_from(self.plans.nodes.len()).ok()?;
+                    self.plans.nodes.push(Node {
+                        choice: Some((branches, keyword == "oneOf")),
+                        ..Node::default()
+                    });
+                    self.also.push(Vec::new());
+                    self.also.get_mut(id as usize)?.push(choice);
                 }
                 _ => return None,
             }
@@ -437,6 +473,858 @@ fn has_base_keys(v: &Value) -> bool {
     }
 }
 
+/// A `pattern` as the quick path checks it: most patterns in API descriptions are anchored runs of
+/// ASCII classes (`^[A-Z]{3}-[0-9]{6}$`, `^[a-z0-9-]{1,36}$`), matched here byte by byte
+/// without the regex engine's per-search setup; any other pattern goes to the `regex` crate.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Simple(Vec<Atom>),
+    Regex(Regex),
+}
+
+/// One class of ASCII characters, repeated `min..=max` times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Atom {
+    /// Bit per byte (only ASCII ones are set; four words, so any byte indexes in bounds).
+    set: [u64; 4],
+    min: usize,
+    max: usize,
+}
+
+impl Atom {
+    fn has(&self, c: u8) -> bool {
+        let word = self.set.get(usize::from(c >> 6)).copied().unwrap_or(0);
+        word >> (c & 63) & 1 != 0
+    }
+
+    fn add(&mut self, c: u8) {
+        if let Some(word) = self.set.get_mut(usize::from(c >> 6)) {
+            *word |= 1 << (c & 63);
+        }
+    }
+
+    fn disjoint(&self, other: &Atom) -> bool {
+        self.set.iter().zip(&other.set).all(|(a, b)| a & b == 0)
+    }
+}
+
+/// Characters that stand for themselves in a pattern, outside and inside a class (the `regex`
+/// crate's syntax; none is special in either place, nor in ECMA-262's).
+fn plain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"_@:/ ,=%!;'\"<>".contains(&c)
+}
+
+impl Pattern {
+    fn new(text: &str, regex: Regex) -> Self {
+        match simple_atoms(text) {
+            Some(atoms) => Pattern::Simple(atoms),
+            None => Pattern::Regex(regex),
+        }
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Regex(r) => r.is_match(s),
+            Pattern::Simple(atoms) => {
+                let b = s.as_bytes();
+                let mut i = 0;
+                for a in atoms {
+                    let rest = b.get(i..).unwrap_or_default();
+                    let n = rest
+                        .iter()
+                        .take(a.max)
+                        .take_while(|&&c| a.has(c))
+                        .count();
+                    if n < a.min {
+                        return false;
+                    }
+                    i += n;
+                }
+                i == b.len()
+            }
+        }
+    }
+}
+
+/// `^` atoms `$`, each atom a plain character or a class of plain characters and ranges of
+/// letters or digits, with `{n}`, `{n,m}`, `{n,}`, `?`, `*` or `+`; `None` for anything else,
+/// and where taking as many characters as each atom can is not the only way to match: an atom
+/// of varying count must share no character with any atom after it up to the next one that
+/// must occur. Then every match takes each run whole, and matching greedily decides.
+fn simple_atoms(text: &str) -> Option<Vec<Atom>> {
+    let inner = text.strip_prefix('^')?.strip_suffix('$')?.as_bytes();
+    let mut atoms: Vec<Atom> = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = inner.get(i) {
+        let mut atom = Atom {
+            set: [0; 4],
+            min: 1,
+            max: 1,
+        };
+        if c == b'[' {
+            let len = inner.get(i + 1..)?.iter().position(|&c| c == b']')?;
+            let class = inner.get(i + 1..i + 1 + len)?;
+            if class.is_empty() {
+                return None;
+            }
+            let mut j = 0;
+            while let Some(&c) = class.get(j) {
+                match (class.get(j + 1), class.get(j + 2)) {
+                    (Some(b'-'), Some(&hi)) => {
+                        let same = |a: u8, b: u8| {
+                            (a.is_ascii_digit() && b.is_ascii_digit())
+                                || (a.is_ascii_lowercase() && b.is_ascii_lowercase())
+                                || (a.is_ascii_uppercase() && b.is_ascii_uppercase())
+                        };
+                        if !same(c, hi) || c > hi {
+                            return None;
+                        }
+                        for x in c..=hi {
+                            atom.add(x);
+                        }
+                        j += 3;
+                    }
+                    _ if c == b'-' && (j == 0 || j + 1 == class.len()) => {
+                        atom.add(c);
+                        j += 1;
+                    }
+                    _ if plain_char(c) || c == b'.' || c == b'+' => {
+                        atom.add(c);
+                        j += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            i += len + 2;
+        } else if plain_char(c) || c == b'-' {
+            atom.add(c);
+            i += 1;
+        } else {
+            return None;
+        }
+        match inner.get(i) {
+            Some(b'?') => (atom.min, atom.max, i) = (0, 1, i + 1),
+            Some(b'*') => (atom.min, atom.max, i) = (0, usize::MAX, i + 1),
+            Some(b'+') => (atom.min, atom.max, i) = (1, usize::MAX, i + 1),
+            Some(b'{') => {
+                let len = inner.get(i + 1..)?.iter().position(|&c| c == b'}')?;
+                let counts = std::str::from_utf8(inner.get(i + 1..i + 1 + len)?).ok()?;
+                let number = |s: &str| -> Option<usize> {
+                    (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| s.parse().ok())
+                        .flatten()
+                };
+                (atom.min, atom.max) = match counts.split_once(',') {
+                    None => (number(counts)?, number(counts)?),
+                    Some((lo, "")) => (number(lo)?, usize::MAX),
+                    Some((lo, hi)) => (number(lo)?, number(hi)?),
+                };
+                if atom.min > atom.max {
+                    return None;
+                }
+                i += len + 2;
+            }
+            _ => {}
+        }
+        if matches!(inner.get(i), Some(b'?' | b'*' | b'+' | b'{')) {
+            // Lazy or stacked repetition.
+            return None;
+        }
+        atoms.push(atom);
+    }
+    for (k, a) in atoms.iter().enumerate() {
+        if a.min != a.max {
+            for b in atoms.get(k + 1..).unwrap_or_default() {
+                if !a.disjoint(b) {
+                    return None;
+                }
+                if b.min > 0 {
+                    break;
+                }
+            }
+        }
+    }
+    Some(atoms)
+}
+
+/// A shape of the merged plan.
+type ShapeId = u32;
+
+/// The shape that accepts everything.
+const ANY: ShapeId = 0;
+/// The shape that accepts nothing (also: "not decided here").
+const NEVER: ShapeId = 1;
+
+/// At most this many shapes per set: beyond it a value that would need another one is left to
+/// the full way.
+const MAX_SHAPES: usize = 100_000;
+
+/// How many `anyOf`/`oneOf` a value's kind may resolve in a row (nested choices) before the
+/// value is left to the full way.
+const MAX_CHOICES: usize = 16;
+
+/// The kinds of JSON value, as bits (`1 << kind index`, the index being [`kind_of`]'s).
+const K_NULL: u8 = 1;
+const K_BOOL: u8 = 2;
+const K_OBJECT: u8 = 4;
+const K_ARRAY: u8 = 8;
+const K_NUMBER: u8 = 16;
+const K_STRING: u8 = 32;
+const K_ALL: u8 = 63;
+
+/// The kind index of the value starting with `first`.
+fn kind_of(first: u8) -> Option<usize> {
+    Some(match first {
+        b'n' => 0,
+        b't' | b'f' => 1,
+        b'{' => 2,
+        b'[' => 3,
+        b'-' | b'0'..=b'9' => 4,
+        b'"' => 5,
+        _ => return None,
+    })
+}
+
+/// The kinds `type` lets through (`integer`: numbers, checked for integrality).
+fn kinds_of_types(types: u8) -> u8 {
+    if types == 0 {
+        return K_ALL;
+    }
+    let mut k = 0;
+    for (t, kind) in [
+        (T_NULL, K_NULL),
+        (T_BOOL, K_BOOL),
+        (T_OBJECT, K_OBJECT),
+        (T_ARRAY, K_ARRAY),
+        (T_NUMBER | T_INTEGER, K_NUMBER),
+        (T_STRING, K_STRING),
+    ] {
+        if types & t != 0 {
+            k |= kind;
+        }
+    }
+    k
+}
+
+/// Object member names to their index, for the few-instruction lookup of a key: each name's
+/// length and first eight bytes as a word ([`prefix`]) are compared before any other byte.
+#[derive(Debug, Default)]
+struct Names {
+    names: Vec<Box<[u8]>>,
+    /// Per name: its length and [`prefix`].
+    heads: Vec<(usize, u64)>,
+    /// Open addressing over [`name_hash`], index + 1 per slot (0: empty); empty when there are
+    /// few names (they are compared one by one).
+    table: Vec<u32>,
+}
+
+/// Up to this many names are compared one by one.
+const LINEAR_NAMES: usize = 6;
+
+/// The first (up to) eight bytes of `name`, little-endian, zero above its length.
+fn prefix(name: &[u8]) -> u64 {
+    name.iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+}
+
+/// [`prefix`] of the `len` bytes at `start` of `b`, one load where eight bytes are there.
+fn prefix_at(b: &[u8], start: usize, len: usize) -> u64 {
+    match b.get(start..start + 8) {
+        Some(chunk) => {
+            let w = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+            if len >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * len)) - 1)
+            }
+        }
+        None => prefix(b.get(start..start + len).unwrap_or_default()),
+    }
+}
+
+fn name_hash(len: usize, head: u64) -> usize {
+    let h = (head ^ (len as u64).rotate_left(56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    usize::try_from(h >> 40).unwrap_or(0)
+}
+
+impl Names {
+    fn new(names: Vec<Box<[u8]>>) -> Self {
+        let heads: Vec<(usize, u64)> = names.iter().map(|n| (n.len(), prefix(n))).collect();
+        let mut table = Vec::new();
+        if names.len() > LINEAR_NAMES {
+            let size = (names.len() * 2).next_power_of_two();
+            table = vec![0u32; size];
+            for (i, &(len, head)) in heads.iter().enumerate() {
+                let mut slot = name_hash(len, head) & (size - 1);
+                while table.get(slot).is_some_and(|e| *e != 0) {
+                    slot = (slot + 1) & (size - 1);
+                }
+                if let Some(e) = table.get_mut(slot) {
+                    *e = u32::try_from(i + 1).unwrap_or(0);
+                }
+            }
+        }
+        Self {
+            names,
+            heads,
+            table,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether name `i` is `key`, whose length and prefix are `len`, `head`.
+    fn is(&self, i: usize, key: &[u8], head: u64) -> bool {
+        self.heads.get(i) == Some(&(key.len(), head))
+            && (key.len() <= 8
+                || self
+                    .names
+                    .get(i)
+                    .is_some_and(|n| n.get(8..) == key.get(8..)))
+    }
+
+    /// The index of `key` (the bytes `start..end` of `b`).
+    fn find(&self, b: &[u8], start: usize, end: usize) -> Option<usize> {
+        let key = b.get(start..end)?;
+        let head = prefix_at(b, start, key.len());
+        if self.table.is_empty() {
+            return (0..self.heads.len()).find(|&i| self.is(i, key, head));
+        }
+        let mask = self.table.len() - 1;
+        let mut slot = name_hash(key.len(), head) & mask;
+        loop {
+            let e = *self.table.get(slot)?;
+            let i = usize::try_from(e).ok()?.checked_sub(1)?;
+            if self.is(i, key, head) {
+                return Some(i);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+/// All the checks a value meets at one place of a body: the schemas that apply there (a node
+/// and what its `$ref`s and `allOf`s reach, or several where `properties`, `additionalProperties`
+/// and `items` of several schemas meet) merged into one, at configure time.
+#[derive(Debug)]
+struct Shape {
+    /// The kinds of value that may pass ([`K_ALL`] and so on).
+    kinds: u8,
+    /// For an `anyOf`/`oneOf`: the shape per kind of value (see [`Merger::resolve`]); the
+    /// other fields are unused.
+    switch: Option<Box<[ShapeId; 6]>>,
+    /// Numbers must be integers.
+    integer: bool,
+    /// Some check of a string's text, or of a number's value, is set (see [`Merger::build`]).
+    strings_checked: bool,
+    numbers_checked: bool,
+    min_length: usize,
+    max_length: usize,
+    patterns: Vec<Pattern>,
+    enum_strings: Option<Vec<String>>,
+    minimum: f64,
+    maximum: f64,
+    exclusive_minimum: f64,
+    exclusive_maximum: f64,
+    multiples: Vec<f64>,
+    /// Members with their own checks: every name in `properties` and `required`.
+    names: Names,
+    /// Per entry of `names`, its shape.
+    members: Vec<ShapeId>,
+    /// Bit set over `names` (64 to a word): the required ones.
+    required: Vec<u64>,
+    /// The shape of any other member.
+    additional: ShapeId,
+    min_properties: usize,
+    max_properties: usize,
+    items: ShapeId,
+    min_items: usize,
+    max_items: usize,
+}
+
+impl Shape {
+    fn any() -> Self {
+        Self {
+            kinds: K_ALL,
+            switch: None,
+            integer: false,
+            strings_checked: false,
+            numbers_checked: false,
+            min_length: 0,
+            max_length: usize::MAX,
+            patterns: Vec::new(),
+            enum_strings: None,
+            minimum: f64::NEG_INFINITY,
+            maximum: f64::INFINITY,
+            exclusive_minimum: f64::NEG_INFINITY,
+            exclusive_maximum: f64::INFINITY,
+            multiples: Vec::new(),
+            names: Names::default(),
+            members: Vec::new(),
+            required: Vec::new(),
+            additional: ANY,
+            min_properties: 0,
+            max_properties: usize::MAX,
+            items: ANY,
+            min_items: 0,
+            max_items: usize::MAX,
+        }
+    }
+
+    fn never() -> Self {
+        Self {
+            kinds: 0,
+            ..Self::any()
+        }
+    }
+
+    fn string_checks(&self) -> bool {
+        self.min_length > 0
+            || self.max_length < usize::MAX
+            || !self.patterns.is_empty()
+            || self.enum_strings.is_some()
+    }
+
+    fn number_checks(&self) -> bool {
+        self.integer
+            || self.minimum > f64::NEG_INFINITY
+            || self.maximum < f64::INFINITY
+            || self.exclusive_minimum > f64::NEG_INFINITY
+            || self.exclusive_maximum < f64::INFINITY
+            || !self.multiples.is_empty()
+    }
+}
+
+/// The plans of a schema set: merged shapes, one pass over a body each.
+#[derive(Debug, Default)]
+pub(crate) struct Plans {
+    shapes: Vec<Shape>,
+    /// Per schema id of the set: its shape, if it has a plan.
+    roots: Vec<Option<ShapeId>>,
+}
+
+/// Merges the sets of nodes that apply at each place into shapes (memoized by set).
+struct Merger {
+    graph: Graph,
+    shapes: Vec<Shape>,
+    memo: HashMap<Vec<NodeId>, ShapeId>,
+    /// Shapes given an id whose checks are still to be merged.
+    todo: Vec<(ShapeId, Vec<NodeId>)>,
+}
+
+impl Merger {
+    fn merge(graph: Graph) -> Plans {
+        let mut m = Merger {
+            graph,
+            shapes: vec![Shape::any(), Shape::never()],
+            memo: HashMap::new(),
+            todo: Vec::new(),
+        };
+        let roots = std::mem::take(&mut m.graph.roots);
+        let mut out = Vec::with_capacity(roots.len());
+        for root in roots {
+            let shape = root.and_then(|r| {
+                let set = m.graph.flat.get(r as usize)?.clone();
+                let id = m.shape_of(set);
+                m.run();
+                Some(id)
+            });
+            // A root left to the full way as a whole has no plan at all.
+            out.push(shape.filter(|&id| id != NEVER));
+        }
+        // The nodes and the memo go before the copies are found.
+        let Merger { shapes, .. } = m;
+        let shapes = dedup(shapes, &mut out);
+        Plans {
+            shapes,
+            roots: out,
+        }
+    }
+
+    /// The shape of the set of nodes `set` (merged later, by [`Self::run`]).
+    fn shape_of(&mut self, mut set: Vec<NodeId>) -> ShapeId {
+        set.sort_unstable();
+        set.dedup();
+        if set.is_empty() {
+            return ANY;
+        }
+        if let Some(&id) = self.memo.get(&set) {
+            return id;
+        }
+        let Ok(id) = ShapeId::try_from(self.shapes.len()) else {
+            return NEVER;
+        };
+        if self.shapes.len() >= MAX_SHAPES {
+            return NEVER;
+        }
+        self.shapes.push(Shape::never());
+        self.memo.insert(set.clone(), id);
+        self.todo.push((id, set));
+        id
+    }
+
+    fn run(&mut self) {
+        while let Some((id, set)) = self.todo.pop() {
+            let shape = self.build(&set);
+            if let Some(slot) = self.shapes.get_mut(id as usize) {
+                *slot = shape;
+            }
+        }
+    }
+
+    fn node(&self, id: NodeId) -> Option<&Node> {
+        self.graph.nodes.get(id as usize)
+    }
+
+    fn flat(&self, id: NodeId) -> Vec<NodeId> {
+        self.graph.flat.get(id as usize).cloned().unwrap_or_default()
+    }
+
+    /// The kinds a node's reach may let through, ignoring its choices (so never fewer than it
+    /// does).
+    fn kinds(&self, id: NodeId) -> u8 {
+        let mut kinds = K_ALL;
+        for &n in self.graph.flat.get(id as usize).into_iter().flatten() {
+            let Some(node) = self.node(n) else {
+                return 0;
+            };
+            if node.never {
+                return 0;
+            }
+            kinds &= kinds_of_types(node.types);
+            if node.enum_strings.is_some() {
+                kinds &= K_STRING | if node.enum_null { K_NULL } else { 0 };
+            }
+        }
+        kinds
+    }
+
+    /// The set `set` holding choices, for a value of kind `kind`: each `anyOf`/`oneOf` whose
+    /// branches let exactly one through for that kind is that branch (the others refuse the
+    /// value whatever it is, so both keywords hold exactly when it does); none or several:
+    /// [`NEVER`] (the full way decides).
+    fn resolve(&mut self, set: &[NodeId], kind: usize) -> ShapeId {
+        let bit = 1u8 << kind;
+        let mut current = set.to_vec();
+        let mut expanded: Vec<NodeId> = Vec::new();
+        for _ in 0..MAX_CHOICES {
+            let mut next = Vec::with_capacity(current.len());
+            let mut changed = false;
+            for &n in &current {
+                let Some(node) = self.node(n) else {
+                    return NEVER;
+                };
+                let Some((branches, _)) = &node.choice else {
+                    next.push(n);
+                    continue;
+                };
+                if expanded.contains(&n) {
+                    // The choice reaches itself for the same value.
+                    return NEVER;
+                }
+                let through: Vec<NodeId> = branches
+                    .iter()
+                    .copied()
+                    .filter(|&b| self.kinds(b) & bit != 0)
+                    .collect();
+                let [one] = through[..] else {
+                    return NEVER;
+                };
+                expanded.push(n);
+                next.extend(self.flat(one));
+                changed = true;
+            }
+            if !changed {
+                return self.shape_of(current);
+            }
+            current = next;
+        }
+        NEVER
+    }
+
+    /// The checks of the nodes of `set`, all of which a value meets.
+    fn build(&mut self, set: &[NodeId]) -> Shape {
+        if set
+            .iter()
+            .any(|&n| self.node(n).is_some_and(|node| node.choice.is_some()))
+        {
+            let mut switch = [NEVER; 6];
+            for (kind, slot) in switch.iter_mut().enumerate() {
+                *slot = self.resolve(set, kind);
+            }
+            return Shape {
+                switch: Some(Box::new(switch)),
+                ..Shape::any()
+            };
+        }
+        let mut s = Shape::any();
+        let mut names: Vec<String> = Vec::new();
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut items: Vec<NodeId> = Vec::new();
+        let nodes: Vec<&Node> = set.iter().filter_map(|&n| self.node(n)).collect();
+        if nodes.len() != set.len() || nodes.iter().any(|n| n.never) {
+            return Shape::never();
+        }
+        for n in &nodes {
+            s.kinds &= kinds_of_types(n.types);
+            if n.types != 0 && n.types & T_NUMBER == 0 && n.types & T_INTEGER != 0 {
+                s.integer = true;
+            }
+            if let Some(values) = &n.enum_strings {
+                s.kinds &= K_STRING | if n.enum_null { K_NULL } else { 0 };
+                s.enum_strings = Some(match s.enum_strings.take() {
+                    None => values.clone(),
+                    Some(before) => before.into_iter().filter(|v| values.contains(v)).collect(),
+                });
+            }
+            if let Some(m) = n.min_length {
+                s.min_length = s.min_length.max(m);
+            }
+            if let Some(m) = n.max_length {
+                s.max_length = s.max_length.min(m);
+            }
+            if let Some((text, regex)) = &n.pattern {
+                if !patterns.contains(&text.as_str()) {
+                    patterns.push(text);
+                    s.patterns.push(Pattern::new(text, regex.clone()));
+                }
+            }
+            if let Some(m) = n.minimum {
+                s.minimum = s.minimum.max(m);
+            }
+            if let Some(m) = n.maximum {
+                s.maximum = s.maximum.min(m);
+            }
+            if let Some(m) = n.exclusive_minimum {
+                s.exclusive_minimum = s.exclusive_minimum.max(m);
+            }
+            if let Some(m) = n.exclusive_maximum {
+                s.exclusive_maximum = s.exclusive_maximum.min(m);
+            }
+            if let Some(m) = n.multiple_of {
+                if !s.multiples.contains(&m) {
+                    s.multiples.push(m);
+                }
+            }
+            for (name, _) in &n.properties {
+                names.push(name.clone());
+            }
+            names.extend(n.required.iter().cloned());
+            if let Some(m) = n.min_properties {
+                s.min_properties = s.min_properties.max(m);
+            }
+            if let Some(m) = n.max_properties {
+                s.max_properties = s.max_properties.min(m);
+            }
+            if let Some(i) = n.items {
+                items.push(i);
+            }
+            if let Some(m) = n.min_items {
+                s.min_items = s.min_items.max(m);
+            }
+            if let Some(m) = n.max_items {
+                s.max_items = s.max_items.min(m);
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        // A member's checks: per node, its `properties` entry or else its `additionalProperties`.
+        let member_sets: Vec<Option<Vec<NodeId>>> = names
+            .iter()
+            .map(|name| {
+                let mut set = Vec::new();
+                for n in &nodes {
+                    match n.properties.binary_search_by(|(p, _)| p.as_str().cmp(name)) {
+                        Ok(i) => set.extend(n.properties.get(i).map(|p| p.1)),
+                        Err(_) => match n.additional {
+                            Additional::Any => {}
+                            Additional::Never => return None,
+                            Additional::Schema(a) => set.push(a),
+                        },
+                    }
+                }
+                Some(set)
+            })
+            .collect();
+        let mut additional = Some(Vec::new());
+        for n in &nodes {
+            match (&mut additional, &n.additional) {
+                (Some(set), Additional::Schema(a)) => set.push(*a),
+                (_, Additional::Never) => additional = None,
+                _ => {}
+            }
+        }
+        let required: Vec<bool> = names
+            .iter()
+            .map(|name| nodes.iter().any(|n| n.required.contains(name)))
+            .collect();
+        drop(nodes);
+        let mut members = Vec::with_capacity(names.len());
+        for set in member_sets {
+            members.push(match set {
+                Some(set) => {
+                    let flat = set.into_iter().flat_map(|n| self.flat(n)).collect();
+                    self.shape_of(flat)
+                }
+                None => NEVER,
+            });
+        }
+        s.additional = match additional {
+            Some(set) => {
+                let flat = set.into_iter().flat_map(|n| self.flat(n)).collect();
+                self.shape_of(flat)
+            }
+            None => NEVER,
+        };
+        let flat = items.into_iter().flat_map(|n| self.flat(n)).collect();
+        s.items = self.shape_of(flat);
+        s.required = vec![0; names.len().div_ceil(64)];
+        for (i, _) in required.iter().enumerate().filter(|(_, r)| **r) {
+            if let Some(word) = s.required.get_mut(i / 64) {
+                *word |= 1 << (i % 64);
+            }
+        }
+        if s.required.iter().all(|w| *w == 0) {
+            s.required.clear();
+        }
+        s.strings_checked = s.string_checks();
+        s.numbers_checked = s.number_checks();
+        s.members = members;
+        s.names = Names::new(
+            names
+                .into_iter()
+                .map(|n| n.into_bytes().into_boxed_slice())
+                .collect(),
+        );
+        s
+    }
+}
+
+/// The checks of a shape without members or alternatives, as bytes (equal for equal checks).
+fn leaf_key(s: &Shape) -> Vec<u8> {
+    let mut k = Vec::with_capacity(96);
+    let word = |k: &mut Vec<u8>, w: u64| k.extend_from_slice(&w.to_le_bytes());
+    k.push(s.kinds);
+    k.push(u8::from(s.integer));
+    for n in [
+        s.min_length,
+        s.max_length,
+        s.min_properties,
+        s.max_properties,
+        s.min_items,
+        s.max_items,
+    ] {
+        word(&mut k, n as u64);
+    }
+    for f in [
+        s.minimum,
+        s.maximum,
+        s.exclusive_minimum,
+        s.exclusive_maximum,
+    ] {
+        word(&mut k, f.to_bits());
+    }
+    word(&mut k, u64::from(s.additional));
+    word(&mut k, u64::from(s.items));
+    word(&mut k, s.multiples.len() as u64);
+    for m in &s.multiples {
+        word(&mut k, m.to_bits());
+    }
+    word(&mut k, s.required.len() as u64);
+    word(&mut k, s.patterns.len() as u64);
+    for p in &s.patterns {
+        match p {
+            Pattern::Regex(r) => {
+                k.push(0);
+                word(&mut k, r.as_str().len() as u64);
+                k.extend_from_slice(r.as_str().as_bytes());
+            }
+            Pattern::Simple(atoms) => {
+                k.push(1);
+                word(&mut k, atoms.len() as u64);
+                for a in atoms {
+                    for w in a.set {
+                        word(&mut k, w);
+                    }
+                    word(&mut k, a.min as u64);
+                    word(&mut k, a.max as u64);
+                }
+            }
+        }
+    }
+    match &s.enum_strings {
+        None => k.push(0),
+        Some(values) => {
+            k.push(1);
+            word(&mut k, values.len() as u64);
+            for v in values {
+                word(&mut k, v.len() as u64);
+                k.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
+    k
+}
+
+/// The shapes with every shape that has no shapes under it kept once per content (a large
+/// description's many properties of the same type and bounds become one), references and
+/// `roots` renumbered.
+fn dedup(shapes: Vec<Shape>, roots: &mut [Option<ShapeId>]) -> Vec<Shape> {
+    let leaf = |s: &Shape| {
+        s.switch.is_none()
+            && s.members.is_empty()
+            && matches!(s.additional, ANY | NEVER)
+            && matches!(s.items, ANY | NEVER)
+    };
+    let mut canon: HashMap<Vec<u8>, ShapeId> = HashMap::new();
+    let mut remap: Vec<ShapeId> = Vec::with_capacity(shapes.len());
+    for (i, s) in shapes.iter().enumerate() {
+        let id = ShapeId::try_from(i).unwrap_or(NEVER);
+        remap.push(if i > 1 && leaf(s) {
+            *canon.entry(leaf_key(s)).or_insert(id)
+        } else {
+            id
+        });
+    }
+    let mut renumbered = vec![NEVER; shapes.len()];
+    let mut kept = Vec::new();
+    for (i, s) in shapes.into_iter().enumerate() {
+        if remap.get(i).is_some_and(|&r| r as usize == i) {
+            if let Some(slot) = renumbered.get_mut(i) {
+                *slot = ShapeId::try_from(kept.len()).unwrap_or(NEVER);
+            }
+            kept.push(s);
+        }
+    }
+    let fix = |id: ShapeId| -> ShapeId {
+        remap
+            .get(id as usize)
+            .and_then(|&r| renumbered.get(r as usize))
+            .copied()
+            .unwrap_or(NEVER)
+    };
+    for s in &mut kept {
+        s.additional = fix(s.additional);
+        s.items = fix(s.items);
+        for m in &mut s.members {
+            *m = fix(*m);
+        }
+        if let Some(switch) = &mut s.switch {
+            for x in switch.iter_mut() {
+                *x = fix(*x);
+            }
+        }
+    }
+    for r in roots.iter_mut().flatten() {
+        *r = fix(*r);
+    }
+    kept
+}
+
 impl Plans {
     /// Whether `bytes` is JSON within `limits` that the schema `schema` (an index of the set)
     /// accepts, decided quickly; `false` also for "not decided here".
@@ -450,11 +1338,8 @@ impl Plans {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return false;
         };
-        let Some(ids) = self.flat.get(*root as usize) else {
-            return false;
-        };
         let mut walk = Walk {
-            plans: self,
+            shapes: &self.shapes,
             text,
             b: bytes,
             i: 0,
@@ -462,9 +1347,10 @@ impl Plans {
             max_depth: limits.max_depth.min(MAX_QUICK_DEPTH),
             max_number_length: limits.max_number_length,
             keys: Vec::new(),
+            seen: Vec::new(),
         };
         walk.ws();
-        if walk.value(ids).is_none() {
+        if walk.value(*root).is_none() {
             return false;
         }
         walk.ws();
@@ -474,15 +1360,18 @@ impl Plans {
 
 /// One pass over a body.
 struct Walk<'p> {
-    plans: &'p Plans,
+    shapes: &'p [Shape],
     text: &'p str,
     b: &'p [u8],
     i: usize,
     depth: usize,
     max_depth: usize,
     max_number_length: usize,
-    /// The keys of the objects being read (byte ranges), innermost last.
+    /// The keys of the objects being read that are in no shape's `names` (byte ranges),
+    /// innermost last.
     keys: Vec<(usize, usize)>,
+    /// The members with checks seen so far, bits over the shape's names, innermost last.
+    seen: Vec<u64>,
 }
 
 /// `None`: not decided here.
@@ -490,6 +1379,36 @@ type Step = Option<()>;
 
 fn check(ok: bool) -> Step {
     ok.then_some(())
+}
+
+/// Eight bytes with `b` in each.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Where the string from `start` (after its quote) ends or has something to look at: the first
+/// `"`, `\` or control character, eight bytes at a time.
+fn string_stop(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let quote = w ^ splat(b'"');
+        let backslash = w ^ splat(b'\\');
+        let found = (quote.wrapping_sub(splat(1)) & !quote)
+            | (backslash.wrapping_sub(splat(1)) & !backslash)
+            | (w.wrapping_sub(splat(0x20)) & !w);
+        let found = found & splat(0x80);
+        if found != 0 {
+            // The lowest flagged byte is exact (a borrow only flags bytes above a true one).
+            return Some(i + found.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    let rest = b.get(i..)?;
+    let len = rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    Some(i + len)
 }
 
 impl<'p> Walk<'p> {
@@ -510,46 +1429,29 @@ impl<'p> Walk<'p> {
         Some(())
     }
 
-    fn nodes<'a>(&self, ids: &'a [NodeId]) -> impl Iterator<Item = &'p Node> + 'a
-    where
-        'p: 'a,
-    {
-        let nodes: &'p [Node] = &self.plans.nodes;
-        ids.iter().filter_map(move |&id| nodes.get(id as usize))
-    }
-
-    /// The type checks of every node, and `false` and string enums (other values never match).
-    fn typed(&self, ids: &[NodeId], t: u8, integer: bool) -> Step {
-        for n in self.nodes(ids) {
-            check(!n.never)?;
-            if n.types != 0 {
-                let ok = n.types & t != 0 || (integer && n.types & T_INTEGER != 0);
-                check(ok)?;
-            }
-            if n.enum_strings.is_some() && t != T_STRING {
-                return None;
-            }
+    fn value(&mut self, id: ShapeId) -> Step {
+        let first = self.peek()?;
+        let kind = kind_of(first)?;
+        let mut shape = self.shapes.get(id as usize)?;
+        if let Some(switch) = &shape.switch {
+            shape = self.shapes.get(*switch.get(kind)? as usize)?;
         }
-        Some(())
-    }
-
-    fn value(&mut self, ids: &[NodeId]) -> Step {
-        match self.peek()? {
-            b'{' => self.object(ids),
-            b'[' => self.array(ids),
-            b'"' => self.string(ids),
-            b't' => self.literal(b"true", ids, T_BOOL),
-            b'f' => self.literal(b"false", ids, T_BOOL),
-            b'n' => self.literal(b"null", ids, T_NULL),
-            b'-' | b'0'..=b'9' => self.number(ids),
-            _ => None,
+        check(shape.kinds & (1 << kind) != 0)?;
+        match first {
+            b'{' => self.object(shape),
+            b'[' => self.array(shape),
+            b'"' => self.string(shape),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(shape),
         }
     }
 
-    fn literal(&mut self, word: &[u8], ids: &[NodeId], t: u8) -> Step {
+    fn literal(&mut self, word: &[u8]) -> Step {
         check(self.b.get(self.i..self.i + word.len()) == Some(word))?;
         self.i += word.len();
-        self.typed(ids, t, false)
+        Some(())
     }
 
     fn enter(&mut self) -> Step {
@@ -558,10 +1460,18 @@ impl<'p> Walk<'p> {
         check(self.depth <= self.max_depth)
     }
 
-    fn object(&mut self, ids: &[NodeId]) -> Step {
-        self.typed(ids, T_OBJECT, false)?;
+    fn object(&mut self, shape: &'p Shape) -> Step {
         self.enter()?;
-        let mark = self.keys.len();
+        let keys_mark = self.keys.len();
+        // Members seen: bits here for up to 64 names, else words on `self.seen`.
+        let wide = shape.names.len() > 64;
+        let mut bits = 0u64;
+        let seen_mark = self.seen.len();
+        if wide {
+            self.seen
+                .resize(seen_mark + shape.names.len().div_ceil(64), 0);
+        }
+        let mut count = 0usize;
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -569,18 +1479,32 @@ impl<'p> Walk<'p> {
             loop {
                 self.eat(b'"')?;
                 let (start, end) = self.key()?;
-                let key = self.text.get(start..end)?;
-                let earlier = self.keys.get(mark..).unwrap_or_default();
-                check(earlier.len() < MAX_QUICK_MEMBERS)?;
-                check(
-                    !earlier
-                        .iter()
-                        .any(|&(s, e)| self.text.get(s..e) == Some(key)),
-                )?;
-                self.keys.push((start, end));
+                let key = self.b.get(start..end)?;
+                count += 1;
+                let member = match shape.names.find(self.b, start, end) {
+                    Some(at) => {
+                        let word = if wide {
+                            self.seen.get_mut(seen_mark + at / 64)?
+                        } else {
+                            &mut bits
+                        };
+                        let bit = 1u64 << (at % 64);
+                        // A repeated key.
+                        check(*word & bit == 0)?;
+                        *word |= bit;
+                        *shape.members.get(at)?
+                    }
+                    None => {
+                        let earlier = self.keys.get(keys_mark..).unwrap_or_default();
+                        check(earlier.len() < MAX_QUICK_MEMBERS)?;
+                        check(!earlier.iter().any(|&(s, e)| self.b.get(s..e) == Some(key)))?;
+                        self.keys.push((start, end));
+                        shape.additional
+                    }
+                };
                 self.eat(b':')?;
                 self.ws();
-                self.member(ids, key)?;
+                self.value(member)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
@@ -592,18 +1516,17 @@ impl<'p> Walk<'p> {
                 }
             }
         }
-        let keys = self.keys.get(mark..).unwrap_or_default();
-        for n in self.nodes(ids) {
-            check(n.min_properties.is_none_or(|m| keys.len() >= m))?;
-            check(n.max_properties.is_none_or(|m| keys.len() <= m))?;
-            for name in &n.required {
-                check(
-                    keys.iter()
-                        .any(|&(s, e)| self.text.get(s..e) == Some(name.as_str())),
-                )?;
+        check(count >= shape.min_properties && count <= shape.max_properties)?;
+        if wide {
+            for (w, required) in shape.required.iter().enumerate() {
+                let seen = self.seen.get(seen_mark + w)?;
+                check(seen & required == *required)?;
             }
+        } else if let Some(required) = shape.required.first() {
+            check(bits & required == *required)?;
         }
-        self.keys.truncate(mark);
+        self.keys.truncate(keys_mark);
+        self.seen.truncate(seen_mark);
         self.depth -= 1;
         Some(())
     }
@@ -611,65 +1534,14 @@ impl<'p> Walk<'p> {
     /// A key without escapes (others are left to the full way), after its opening quote.
     fn key(&mut self) -> Option<(usize, usize)> {
         let start = self.i;
-        let rest = self.b.get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        check(rest.get(len) == Some(&b'"'))?;
-        self.i = start + len + 1;
-        Some((start, start + len))
+        let end = string_stop(self.b, start)?;
+        check(self.b.get(end) == Some(&b'"'))?;
+        self.i = end + 1;
+        Some((start, end))
     }
 
-    /// The schemas of member `key` of an object checked against `ids`.
-    fn member(&mut self, ids: &[NodeId], key: &str) -> Step {
-        let plans = self.plans;
-        let child = |n: &Node| -> Option<Option<NodeId>> {
-            match n
-                .properties
-                .binary_search_by(|(name, _)| name.as_str().cmp(key))
-            {
-                Ok(i) => Some(n.properties.get(i).map(|p| p.1)),
-                Err(_) => match n.additional {
-                    Additional::Any => Some(None),
-                    Additional::Never => None,
-                    Additional::Schema(s) => Some(Some(s)),
-                },
-            }
-        };
-        if let [one] = ids {
-            let n = plans.nodes.get(*one as usize)?;
-            return match child(n)? {
-                Some(c) => self.value(plans.flat.get(c as usize)?),
-                None => self.value(&[]),
-            };
-        }
-        let mut all = Vec::new();
-        for n in self.nodes(ids) {
-            if let Some(c) = child(n)? {
-                all.extend_from_slice(plans.flat.get(c as usize)?);
-            }
-        }
-        self.value(&all)
-    }
-
-    fn array(&mut self, ids: &[NodeId]) -> Step {
-        self.typed(ids, T_ARRAY, false)?;
+    fn array(&mut self, shape: &'p Shape) -> Step {
         self.enter()?;
-        let plans = self.plans;
-        let mut items: Vec<NodeId> = Vec::new();
-        let mut item_ids: &[NodeId] = &[];
-        if let [one] = ids {
-            if let Some(c) = plans.nodes.get(*one as usize)?.items {
-                item_ids = plans.flat.get(c as usize)?;
-            }
-        } else {
-            for n in self.nodes(ids) {
-                if let Some(c) = n.items {
-                    items.extend_from_slice(plans.flat.get(c as usize)?);
-                }
-            }
-            item_ids = &items;
-        }
         let mut count = 0usize;
         self.ws();
         if self.peek() == Some(b']') {
@@ -677,7 +1549,7 @@ impl<'p> Walk<'p> {
         } else {
             loop {
                 self.ws();
-                self.value(item_ids)?;
+                self.value(shape.items)?;
                 count += 1;
                 self.ws();
                 match self.peek()? {
@@ -690,42 +1562,40 @@ impl<'p> Walk<'p> {
                 }
             }
         }
-        for n in self.nodes(ids) {
-            check(n.min_items.is_none_or(|m| count >= m))?;
-            check(n.max_items.is_none_or(|m| count <= m))?;
-        }
+        check(count >= shape.min_items && count <= shape.max_items)?;
         self.depth -= 1;
         Some(())
     }
 
-    fn string(&mut self, ids: &[NodeId]) -> Step {
-        self.typed(ids, T_STRING, false)?;
+    fn string(&mut self, shape: &Shape) -> Step {
         self.i += 1;
         let start = self.i;
-        let rest = self.b.get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let stop = string_stop(self.b, start)?;
         let decoded;
-        let s: &str = if rest.get(len) == Some(&b'"') {
-            self.i = start + len + 1;
-            self.text.get(start..start + len)?
+        // The string's bytes, and as text (the body was checked as UTF-8 as a whole).
+        let (bytes, s): (&[u8], &str) = if self.b.get(stop) == Some(&b'"') {
+            self.i = stop + 1;
+            if !shape.strings_checked {
+                return Some(());
+            }
+            (self.b.get(start..stop)?, self.text.get(start..stop)?)
         } else {
             decoded = self.escaped(start)?;
-            &decoded
+            (decoded.as_bytes(), decoded.as_str())
         };
-        for n in self.nodes(ids) {
-            if n.min_length.is_some() || n.max_length.is_some() {
+        if shape.min_length > 0 || shape.max_length < usize::MAX {
+            // Characters are at most the bytes and at least a quarter of them.
+            let n = bytes.len();
+            if n > shape.max_length || n.div_ceil(4) < shape.min_length {
                 let chars = s.chars().count();
-                check(n.min_length.is_none_or(|m| chars >= m))?;
-                check(n.max_length.is_none_or(|m| chars <= m))?;
+                check(chars >= shape.min_length && chars <= shape.max_length)?;
             }
-            if let Some(p) = &n.pattern {
-                check(p.is_match(s))?;
-            }
-            if let Some(values) = &n.enum_strings {
-                check(values.iter().any(|v| v == s))?;
-            }
+        }
+        for p in &shape.patterns {
+            check(p.is_match(s))?;
+        }
+        if let Some(values) = &shape.enum_strings {
+            check(values.iter().any(|v| v.as_bytes() == bytes))?;
         }
         Some(())
     }
@@ -736,12 +1606,9 @@ impl<'p> Walk<'p> {
         let mut out = String::new();
         let mut i = start;
         loop {
-            let rest = self.b.get(i..)?;
-            let len = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-            out.push_str(self.text.get(i..i + len)?);
-            i += len;
+            let stop = string_stop(self.b, i)?;
+            out.push_str(self.text.get(i..stop)?);
+            i = stop;
             match self.b.get(i)? {
                 b'"' => {
                     self.i = i + 1;
@@ -774,77 +1641,88 @@ impl<'p> Walk<'p> {
         }
     }
 
-    fn number(&mut self, ids: &[NodeId]) -> Step {
+    fn number(&mut self, shape: &Shape) -> Step {
+        let b = self.b;
         let start = self.i;
-        let digits = |b: &[u8], mut i: usize| {
+        let mut i = start;
+        let negative = b.get(i) == Some(&b'-');
+        if negative {
+            i += 1;
+        }
+        // The digits, read as one integer while they fit in 18 digits.
+        let mut significand = 0u64;
+        let int_start = i;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            significand = significand.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            i += 1;
+        }
+        let int_digits = i - int_start;
+        check(int_digits > 0)?;
+        // No leading zeros.
+        check(!(b.get(int_start) == Some(&b'0') && int_digits > 1))?;
+        let mut frac_digits = None;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let from = i;
+            while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                significand = significand.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                i += 1;
+            }
+            check(i > from)?;
+            frac_digits = Some(i - from);
+        }
+        let mut exponent = false;
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
             let from = i;
             while b.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
             }
-            (i, i > from)
-        };
-        let mut i = start;
-        if self.b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        let int_start = i;
-        let (after_int, any) = digits(self.b, i);
-        check(any)?;
-        // No leading zeros.
-        check(!(self.b.get(int_start) == Some(&b'0') && after_int > int_start + 1))?;
-        i = after_int;
-        let mut fraction = None;
-        if self.b.get(i) == Some(&b'.') {
-            let (next, any) = digits(self.b, i + 1);
-            check(any)?;
-            fraction = Some(i + 1..next);
-            i = next;
-        }
-        let mut exponent = false;
-        if matches!(self.b.get(i), Some(b'e' | b'E')) {
-            i += 1;
-            if matches!(self.b.get(i), Some(b'+' | b'-')) {
-                i += 1;
-            }
-            let (next, any) = digits(self.b, i);
-            check(any)?;
-            i = next;
+            check(i > from)?;
             exponent = true;
         }
         check(i - start <= self.max_number_length)?;
-        let literal = self.text.get(start..i)?;
         self.i = i;
-        let negative = start != int_start;
-        let int_digits = after_int - int_start;
-        let number = match (&fraction, exponent) {
-            (Some(frac), false) if int_digits + frac.len() <= 18 => {
-                let significand = self
-                    .b
-                    .get(int_start..after_int)?
-                    .iter()
-                    .chain(self.b.get(frac.clone())?)
-                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-                Number::from_f64(decimal(negative, significand, frac.len())?)?
+        let plain = match frac_digits {
+            Some(scale) => int_digits + scale <= 18,
+            None => int_digits <= 18,
+        };
+        if !shape.numbers_checked && plain && !exponent {
+            // Read as serde_json reads it, whatever its value: nothing to compare.
+            return Some(());
+        }
+        let (f, integer) = match (frac_digits, exponent) {
+            (Some(scale), false) if int_digits + scale <= 18 => {
+                let f = decimal(negative, significand, scale)?;
+                (f, f.fract() == 0.0)
+            }
+            // `-0` is a float to serde_json.
+            (None, false) if int_digits <= 18 && !(negative && significand == 0) => {
+                // As serde_json's `as_f64` of the i64/u64 it reads (the cast rounds the same).
+                #[allow(clippy::cast_precision_loss)]
+                let f = significand as f64;
+                (if negative { -f } else { f }, true)
             }
             // serde_json's own reading where it is not plain: exponents, long literals, `-0`.
-            (None, false) if int_digits <= 18 && literal != "-0" => {
-                if negative {
-                    Number::from(literal.parse::<i64>().ok()?)
-                } else {
-                    Number::from(literal.parse::<u64>().ok()?)
-                }
+            _ => {
+                let number = serde_json::from_str::<Number>(self.text.get(start..i)?).ok()?;
+                let f = number.as_f64()?;
+                (f, number.is_i64() || number.is_u64() || f.fract() == 0.0)
             }
-            _ => serde_json::from_str::<Number>(literal).ok()?,
         };
-        let f = number.as_f64()?;
-        let integer = number.is_i64() || number.is_u64() || f.fract() == 0.0;
-        self.typed(ids, T_NUMBER, integer)?;
-        for n in self.nodes(ids) {
-            check(n.minimum.is_none_or(|m| f >= m))?;
-            check(n.maximum.is_none_or(|m| f <= m))?;
-            check(n.exclusive_minimum.is_none_or(|m| f > m))?;
-            check(n.exclusive_maximum.is_none_or(|m| f < m))?;
-            check(n.multiple_of.is_none_or(|m| (f / m).fract() == 0.0))?;
+        check(f.is_finite())?;
+        check(integer || !shape.integer)?;
+        check(
+            f >= shape.minimum
+                && f <= shape.maximum
+                && f > shape.exclusive_minimum
+                && f < shape.exclusive_maximum,
+        )?;
+        for m in &shape.multiples {
+            check((f / m).fract() == 0.0)?;
         }
         Some(())
     }

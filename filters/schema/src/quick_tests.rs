@@ -113,6 +113,30 @@ fn invalid_or_unusual_bodies_take_the_full_way() {
 }
 
 #[test]
+fn text_that_is_not_utf8_is_never_passed_quickly() {
+    // The body is not checked as a whole: each string or key with a byte above ASCII is.
+    let (set, id) = set(
+        Dialect::Draft2020,
+        json!({"type": "object", "properties": {"a": {"type": "string"},
+               "b": {"type": "string", "maxLength": 100}, "c": {"type": "string", "minLength": 1}}}),
+    );
+    for (good, bad) in [
+        (&b"{\"a\": \"caf\xc3\xa9\"}"[..], &b"{\"a\": \"caf\xc3\"}"[..]),
+        (b"{\"b\": \"\xc3\xa9\xc3\xa9xxxxxxxxxxx\"}", b"{\"b\": \"\xff\xfexxxxxxxxxxx\"}"),
+        (b"{\"c\": \"\xe2\x82\xac\"}", b"{\"c\": \"\xe2\x82\"}"),
+        (b"{\"\xc3\xa9\": 1}", b"{\"\xc3\": 1}"),
+        (b"{\"\xc3\xa9abcdefgh\": 1}", b"{\"\xc3abcdefgh\": 1}"),
+        (b"{\"a\": \"x\\n\xc3\xa9\"}", b"{\"a\": \"x\\n\xc3\"}"),
+        (b"{\"a\": \"xxxxxxxxxxxxxxxx\xc3\xa9\"}", b"{\"a\": \"xxxxxxxxxxxxxxxx\xed\xa0\x80\"}"),
+    ] {
+        assert!(agrees(&set, id, good, &LIMITS), "{}", String::from_utf8_lossy(good));
+        assert!(!agrees(&set, id, bad, &LIMITS), "{}", String::from_utf8_lossy(bad));
+    }
+    assert!(!agrees(&set, id, b"{\"a\": \"x\"}\xc3\xa9", &LIMITS));
+    assert!(!agrees(&set, id, b"\xef\xbb\xbf{}", &LIMITS));
+}
+
+#[test]
 fn limits_are_never_passed_quickly() {
     let (set, id) = set(Dialect::Draft2020, json!({}));
     let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
@@ -167,7 +191,9 @@ fn refs_all_of_and_drafts_decide_as_boon_does() {
 #[test]
 fn unsupported_keywords_leave_the_schema_to_boon() {
     for schema in [
-        json!({"oneOf": [{"type": "string"}]}),
+        // Alternatives the kind of value does not tell apart.
+        json!({"oneOf": [{"type": "string"}, {"maxLength": 3}]}),
+        json!({"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]}),
         json!({"patternProperties": {"^a": {}}}),
         json!({"type": "string", "pattern": "^\\d+$"}),
         json!({"$id": "urn:other", "type": "string"}),
@@ -175,6 +201,140 @@ fn unsupported_keywords_leave_the_schema_to_boon() {
     ] {
         let (set, id) = set(Dialect::Draft2020, schema);
         assert!(!set.accepts_json(id, br#""a""#, &LIMITS));
+    }
+}
+
+#[test]
+fn alternatives_told_apart_by_kind_are_decided_quickly() {
+    // OpenAPI 3.0 `nullable: true` beside `allOf`/`$ref`, as the 3.0 translation writes it.
+    let schema = json!({
+        "definitions": {
+            "tag": {"type": "object", "additionalProperties": false,
+                    "properties": {"t": {"type": "string", "maxLength": 3}}},
+            "id": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[a-z]+$"}]}
+        },
+        "type": "object",
+        "properties": {
+            "parent": {"anyOf": [{"type": "null"}, {"allOf": [{"$ref": "#/definitions/tag"}]}]},
+            "id": {"$ref": "#/definitions/id"},
+            "state": {"type": ["string", "null"], "enum": ["on", "off", null]}
+        }
+    });
+    let (set, id) = set(Dialect::Draft7, schema);
+    for body in [
+        r#"{"parent": null}"#,
+        r#"{"parent": {"t": "abc"}}"#,
+        r#"{"parent": {}, "id": 3, "state": null}"#,
+        r#"{"id": "abc", "state": "on"}"#,
+    ] {
+        assert!(agrees(&set, id, body.as_bytes(), &LIMITS), "{body}");
+    }
+    for body in [
+        r#"{"parent": {"t": "abcd"}}"#,
+        r#"{"parent": {"u": 1}}"#,
+        r#"{"parent": 1}"#,
+        r#"{"parent": "x"}"#,
+        r#"{"id": 0}"#,
+        r#"{"id": 1.5}"#,
+        r#"{"id": "A"}"#,
+        r#"{"id": null}"#,
+        r#"{"state": "up"}"#,
+        r#"{"state": 1}"#,
+    ] {
+        assert!(!agrees(&set, id, body.as_bytes(), &LIMITS), "{body}");
+    }
+    // A choice that reaches itself for the same value is left to boon (it reports the cycle).
+    let (cycle, id) = self::set(
+        Dialect::Draft2020,
+        json!({"anyOf": [{"type": "null"}, {"type": "object", "allOf": [{"$ref": "#"}]}]}),
+    );
+    assert!(!agrees(&cycle, id, b"{}", &LIMITS));
+    assert!(agrees(&cycle, id, b"null", &LIMITS));
+}
+
+#[test]
+fn simple_patterns_match_as_the_regex_crate_does() {
+    use super::{simple_atoms, Pattern};
+    let simple = [
+        "^[A-Z]{3}-[0-9]{6}$",
+        "^[a-z0-9-]{1,36}$",
+        "^[a-z]+[0-9]?-$",
+        "^a{2,}b*$",
+        "^[a-c]?x{0,2}[0-9]$",
+        "^$",
+        "^[-a]+_$",
+        "^[ab.+]{1,3}$",
+    ];
+    let not_simple = [
+        "^[a-z]+[0-9]?[a-z]$",
+        "^a*a$",
+        "^[a-c]*$|x",
+        "[a-z]+$",
+        "^[^a]$",
+        "^a+?$",
+        "^(a)$",
+        "^[a-z&&b]$",
+        "^.$",
+        "^[z-a]$",
+        "^[a-Z]$",
+        "^a{3,2}$",
+    ];
+    for p in not_simple {
+        assert!(simple_atoms(p).is_none(), "{p}");
+    }
+    let mut rng = Rng(99);
+    let alphabet = b"abcxyzAZ0159-_.+ \xc3";
+    for p in simple.iter().chain(&not_simple) {
+        let Ok(regex) = regex::Regex::new(p) else {
+            continue;
+        };
+        let pattern = Pattern::new(p, regex.clone());
+        assert_eq!(
+            matches!(pattern, Pattern::Simple(_)),
+            simple.contains(p),
+            "{p}"
+        );
+        for _ in 0..20_000 {
+            let len = rng.below(12);
+            let bytes: Vec<u8> = (0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect();
+            let text = String::from_utf8_lossy(&bytes);
+            assert_eq!(pattern.is_match(&text), regex.is_match(&text), "{p} on {text:?}");
+        }
+        for text in ["ABC-000001", "ABC-00001", "abc-1", "", "é", "aab", "-a_", "ab.+"] {
+            assert_eq!(pattern.is_match(text), regex.is_match(text), "{p} on {text:?}");
+        }
+    }
+}
+
+#[test]
+fn member_names_are_found_exactly() {
+    use super::Names;
+    let pool = [
+        "", "a", "b", "ab", "ba", "abcdefgh", "abcdefghi", "abcdefghj", "abcdefgh\0", "é", "éé",
+        "field1", "field10", "field11", "a\"b", "x y", "abcdefghabcdefgh", "abcdefghabcdefgi",
+    ];
+    let mut rng = Rng(5);
+    for n in [0, 1, 3, 6, 7, 12, pool.len()] {
+        let mut names: Vec<&str> = pool.to_vec();
+        // A random subset of n names.
+        for i in (1..names.len()).rev() {
+            names.swap(i, rng.below(i + 1));
+        }
+        names.truncate(n);
+        let table = Names::new(
+            names
+                .iter()
+                .map(|s| s.as_bytes().to_vec().into_boxed_slice())
+                .collect(),
+        );
+        for key in pool.iter().chain(&["abc", "abcdefg", "fiel"]) {
+            // The key inside a body, with and without eight bytes after its start.
+            for body in [format!("{key}\":1}}"), format!("{key}\":1,\"zzzzzzzz\":2}}")] {
+                let b = body.as_bytes();
+                let found = table.find(b, 0, key.len());
+                assert_eq!(found, names.iter().position(|n| n == key), "{key:?} in {names:?}");
+            }
+        }
     }
 }
 
@@ -280,7 +440,20 @@ const NUMBERS: [&str; 18] = [
     "1e308",
     "1e-9",
 ];
-const PATTERNS: [&str; 7] = ["^a", "b$", "^[a-c]*$", "^.{2}$", "é", "(?i)^A", "^$|x"];
+const PATTERNS: [&str; 12] = [
+    "^a",
+    "b$",
+    "^[a-c]*$",
+    "^.{2}$",
+    "é",
+    "(?i)^A",
+    "^$|x",
+    "^[a-b]{1,2}-?[0-9]$",
+    "^a*b?[ab]$",
+    "^[a-z-]+$",
+    "^ab?$",
+    "^[A-C]{3}$",
+];
 const WORDS: [&str; 8] = ["", "a", "b", "ab", "é", "aé", "a\"b", "ABC"];
 
 impl Gen {
@@ -316,9 +489,10 @@ impl Gen {
             let types = [
                 "null", "boolean", "object", "array", "number", "integer", "string",
             ];
-            let (k, v) = match self.rng.below(24) {
+            let (k, v) = match self.rng.below(27) {
                 0 => ("type", json!(self.pick(&types))),
                 1 => ("type", json!([self.pick(&types), self.pick(&types)])),
+                2 if self.rng.below(3) == 0 => ("enum", json!([self.pick(&WORDS), null])),
                 2 => ("enum", json!([self.pick(&WORDS), self.pick(&WORDS)])),
                 3 if depth < 3 => {
                     let mut props = serde_json::Map::new();
@@ -353,6 +527,15 @@ impl Gen {
                     json!([self.schema(depth + 1), self.schema(depth + 1)]),
                 ),
                 21 => ("const", json!(self.pick(&WORDS))),
+                23 | 24 if depth < 3 => (
+                    ["anyOf", "oneOf"][self.rng.below(2)],
+                    json!([self.schema(depth + 1), self.schema(depth + 1)]),
+                ),
+                // OpenAPI 3.0's `nullable` beside a composition or `$ref`, as translated.
+                25 if depth < 3 => (
+                    "anyOf",
+                    json!([{"type": "null"}, {"allOf": [self.schema(depth + 1)]}]),
+                ),
                 22 => ("format", json!(self.pick(&["int32", "email", "date"]))),
                 _ => ("title", json!("t")),
             };
@@ -374,6 +557,15 @@ impl Gen {
             if let Some(part) = parts.get(self.rng.below(parts.len().max(1))) {
                 if self.rng.below(2) == 0 {
                     return self.instance(part, root, depth + 1);
+                }
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(parts)) = schema.get(key) {
+                if let Some(part) = parts.get(self.rng.below(parts.len().max(1))) {
+                    if self.rng.below(4) != 0 {
+                        return self.instance(part, root, depth + 1);
+                    }
                 }
             }
         }

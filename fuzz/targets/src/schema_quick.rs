@@ -168,6 +168,23 @@ pub const SCHEMAS: &[&str] = &[
     // 35: deep nesting with refs.
     r##"{"$defs": {"d": {"type": ["array", "object"], "items": {"$ref": "#/$defs/d"},
       "additionalProperties": {"$ref": "#/$defs/d"}, "maxItems": 2}}, "$ref": "#/$defs/d"}"##,
+    // 36: OpenAPI 3.0 `nullable` beside `allOf`/`$ref` (as written, and as the 3.0 mode
+    // translates it), and a nullable enum.
+    r##"{"type": "object", "properties": {
+      "n": {"nullable": true, "allOf": [{"$ref": "urn:palisade:fuzz:defs#/$defs/point"}]},
+      "a": {"anyOf": [{"type": "null"}, {"allOf": [{"$ref": "urn:palisade:fuzz:defs#/$defs/point"}]}]},
+      "r": {"anyOf": [{"type": "null"}, {"$ref": "urn:palisade:fuzz:defs#/$defs/name"}]},
+      "s": {"type": ["string", "null"], "enum": ["a", "b", null]}}}"##,
+    // 37: alternatives told apart by the kind of value (nested, recursive through a member),
+    // and one that is not.
+    r##"{"type": "array", "items": {"oneOf": [{"type": "integer", "minimum": 1},
+      {"type": "string", "pattern": "^[a-c]{1,2}$"},
+      {"anyOf": [{"type": "null"}, {"type": "object", "required": ["k"], "properties": {"k": {"$ref": "#/items"}}}]},
+      {"type": "array", "maxItems": 1}, {"type": "array", "minItems": 1}]}}"##,
+    // 38: patterns the quick path matches itself, and one it leaves to the regex crate.
+    r##"{"type": "object", "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{6}$"},
+      "id": {"pattern": "^[a-z0-9-]{1,36}$"}, "g": {"pattern": "^a*b?[ab]$"},
+      "x": {"type": "string", "pattern": "^[a-b]{1,2}-?[0-9]$"}, "e": {"pattern": "^[a-z]+[0-9]?-$"}}}"##,
 ];
 
 const BODY_URL: &str = "urn:palisade:fuzz:body";
@@ -556,6 +573,26 @@ impl Generator<'_> {
                         Value::Object(p)
                     }
                     (_, s) => s,
+                }
+            }
+            _ => schema,
+        };
+        let schema = match ["anyOf", "oneOf"]
+            .iter()
+            .find_map(|k| schema.get(*k).and_then(Value::as_array))
+        {
+            Some(parts) if !parts.is_empty() && self.next() & 3 != 0 => {
+                let part = parts
+                    .get(self.below(parts.len()))
+                    .cloned()
+                    .unwrap_or_default();
+                match part.get("$ref").and_then(Value::as_str) {
+                    Some(r) if r.starts_with("#/") => r
+                        .get(1..)
+                        .and_then(|at| self.root.pointer(at))
+                        .cloned()
+                        .unwrap_or(part),
+                    _ => part,
                 }
             }
             _ => schema,
