@@ -530,11 +530,7 @@ impl Pattern {
                 let mut i = 0;
                 for a in atoms {
                     let rest = b.get(i..).unwrap_or_default();
-                    let n = rest
-                        .iter()
-                        .take(a.max)
-                        .take_while(|&&c| a.has(c))
-                        .count();
+                    let n = rest.iter().take(a.max).take_while(|&&c| a.has(c)).count();
                     if n < a.min {
                         return false;
                     }
@@ -939,10 +935,7 @@ impl Merger {
         // The nodes and the memo go before the copies are found.
         let Merger { shapes, .. } = m;
         let shapes = dedup(shapes, &mut out);
-        Plans {
-            shapes,
-            roots: out,
-        }
+        Plans { shapes, roots: out }
     }
 
     /// The shape of the set of nodes `set` (merged later, by [`Self::run`]).
@@ -981,7 +974,11 @@ impl Merger {
     }
 
     fn flat(&self, id: NodeId) -> Vec<NodeId> {
-        self.graph.flat.get(id as usize).cloned().unwrap_or_default()
+        self.graph
+            .flat
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The kinds a node's reach may let through, ignoring its choices (so never fewer than it
@@ -1653,7 +1650,9 @@ impl<'p> Walk<'p> {
         let mut significand = 0u64;
         let int_start = i;
         while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            significand = significand.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            significand = significand
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(d - b'0'));
             i += 1;
         }
         let int_digits = i - int_start;
@@ -1665,7 +1664,9 @@ impl<'p> Walk<'p> {
             i += 1;
             let from = i;
             while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-                significand = significand.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                significand = significand
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(d - b'0'));
                 i += 1;
             }
             check(i > from)?;

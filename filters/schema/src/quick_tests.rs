@@ -121,16 +121,33 @@ fn text_that_is_not_utf8_is_never_passed_quickly() {
                "b": {"type": "string", "maxLength": 100}, "c": {"type": "string", "minLength": 1}}}),
     );
     for (good, bad) in [
-        (&b"{\"a\": \"caf\xc3\xa9\"}"[..], &b"{\"a\": \"caf\xc3\"}"[..]),
-        (b"{\"b\": \"\xc3\xa9\xc3\xa9xxxxxxxxxxx\"}", b"{\"b\": \"\xff\xfexxxxxxxxxxx\"}"),
+        (
+            &b"{\"a\": \"caf\xc3\xa9\"}"[..],
+            &b"{\"a\": \"caf\xc3\"}"[..],
+        ),
+        (
+            b"{\"b\": \"\xc3\xa9\xc3\xa9xxxxxxxxxxx\"}",
+            b"{\"b\": \"\xff\xfexxxxxxxxxxx\"}",
+        ),
         (b"{\"c\": \"\xe2\x82\xac\"}", b"{\"c\": \"\xe2\x82\"}"),
         (b"{\"\xc3\xa9\": 1}", b"{\"\xc3\": 1}"),
         (b"{\"\xc3\xa9abcdefgh\": 1}", b"{\"\xc3abcdefgh\": 1}"),
         (b"{\"a\": \"x\\n\xc3\xa9\"}", b"{\"a\": \"x\\n\xc3\"}"),
-        (b"{\"a\": \"xxxxxxxxxxxxxxxx\xc3\xa9\"}", b"{\"a\": \"xxxxxxxxxxxxxxxx\xed\xa0\x80\"}"),
+        (
+            b"{\"a\": \"xxxxxxxxxxxxxxxx\xc3\xa9\"}",
+            b"{\"a\": \"xxxxxxxxxxxxxxxx\xed\xa0\x80\"}",
+        ),
     ] {
-        assert!(agrees(&set, id, good, &LIMITS), "{}", String::from_utf8_lossy(good));
-        assert!(!agrees(&set, id, bad, &LIMITS), "{}", String::from_utf8_lossy(bad));
+        assert!(
+            agrees(&set, id, good, &LIMITS),
+            "{}",
+            String::from_utf8_lossy(good)
+        );
+        assert!(
+            !agrees(&set, id, bad, &LIMITS),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
     assert!(!agrees(&set, id, b"{\"a\": \"x\"}\xc3\xa9", &LIMITS));
     assert!(!agrees(&set, id, b"\xef\xbb\xbf{}", &LIMITS));
@@ -296,12 +313,31 @@ fn simple_patterns_match_as_the_regex_crate_does() {
         );
         for _ in 0..20_000 {
             let len = rng.below(12);
-            let bytes: Vec<u8> = (0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
             let text = String::from_utf8_lossy(&bytes);
-            assert_eq!(pattern.is_match(&text), regex.is_match(&text), "{p} on {text:?}");
+            assert_eq!(
+                pattern.is_match(&text),
+                regex.is_match(&text),
+                "{p} on {text:?}"
+            );
         }
-        for text in ["ABC-000001", "ABC-00001", "abc-1", "", "é", "aab", "-a_", "ab.+"] {
-            assert_eq!(pattern.is_match(text), regex.is_match(text), "{p} on {text:?}");
+        for text in [
+            "ABC-000001",
+            "ABC-00001",
+            "abc-1",
+            "",
+            "é",
+            "aab",
+            "-a_",
+            "ab.+",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                regex.is_match(text),
+                "{p} on {text:?}"
+            );
         }
     }
 }
@@ -310,8 +346,24 @@ fn simple_patterns_match_as_the_regex_crate_does() {
 fn member_names_are_found_exactly() {
     use super::Names;
     let pool = [
-        "", "a", "b", "ab", "ba", "abcdefgh", "abcdefghi", "abcdefghj", "abcdefgh\0", "é", "éé",
-        "field1", "field10", "field11", "a\"b", "x y", "abcdefghabcdefgh", "abcdefghabcdefgi",
+        "",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghj",
+        "abcdefgh\0",
+        "é",
+        "éé",
+        "field1",
+        "field10",
+        "field11",
+        "a\"b",
+        "x y",
+        "abcdefghabcdefgh",
+        "abcdefghabcdefgi",
     ];
     let mut rng = Rng(5);
     for n in [0, 1, 3, 6, 7, 12, pool.len()] {
@@ -329,10 +381,17 @@ fn member_names_are_found_exactly() {
         );
         for key in pool.iter().chain(&["abc", "abcdefg", "fiel"]) {
             // The key inside a body, with and without eight bytes after its start.
-            for body in [format!("{key}\":1}}"), format!("{key}\":1,\"zzzzzzzz\":2}}")] {
+            for body in [
+                format!("{key}\":1}}"),
+                format!("{key}\":1,\"zzzzzzzz\":2}}"),
+            ] {
                 let b = body.as_bytes();
                 let found = table.find(b, 0, key.len());
-                assert_eq!(found, names.iter().position(|n| n == key), "{key:?} in {names:?}");
+                assert_eq!(
+                    found,
+                    names.iter().position(|n| n == key),
+                    "{key:?} in {names:?}"
+                );
             }
         }
     }
