@@ -96,9 +96,20 @@ struct Node {
     properties: Vec<(String, NodeId)>,
     additional: Additional,
     required: Vec<String>,
+    items: Option<NodeId>,
+    /// The size, length, pattern and number checks, which few nodes have (out of line, so a
+    /// large description's many nodes stay small while planning).
+    bounds: Option<Box<Bounds>>,
+    /// A node of its own for an `anyOf` (`false`) or `oneOf` (`true`): its branches. Such a node
+    /// has no other checks (the schema holding the keyword reaches it like an `allOf` part).
+    choice: Option<Box<(Vec<NodeId>, bool)>>,
+}
+
+/// A node's rarer checks (see [`Node::bounds`]).
+#[derive(Debug, Default)]
+struct Bounds {
     min_properties: Option<usize>,
     max_properties: Option<usize>,
-    items: Option<NodeId>,
     min_items: Option<usize>,
     max_items: Option<usize>,
     min_length: Option<usize>,
@@ -109,9 +120,12 @@ struct Node {
     exclusive_minimum: Option<f64>,
     exclusive_maximum: Option<f64>,
     multiple_of: Option<f64>,
-    /// A node of its own for an `anyOf` (`false`) or `oneOf` (`true`): its branches. Such a node
-    /// has no other checks (the schema holding the keyword reaches it like an `allOf` part).
-    choice: Option<(Vec<NodeId>, bool)>,
+}
+
+impl Node {
+    fn bounds(&mut self) -> &mut Bounds {
+        self.bounds.get_or_insert_with(Box::default)
+    }
 }
 
 /// The schemas as planned, one node per schema object, before merging (see [`Merger`]).
@@ -188,6 +202,9 @@ impl<'d> Planner<'d> {
     /// reports those as failures) or reaching more than [`MAX_REACH`] nodes is never passed
     /// quickly.
     pub(crate) fn finish(mut self) -> Plans {
+        // The memo's `url#pointer` keys are large for a large description: gone before merging.
+        self.memo = HashMap::new();
+        self.plain_docs = HashMap::new();
         let mut flat = Vec::with_capacity(self.also.len());
         for start in 0..self.also.len() {
             let mut seen = vec![u32::try_from(start).unwrap_or(u32::MAX)];
@@ -219,6 +236,7 @@ impl<'d> Planner<'d> {
             flat.push(seen);
         }
         self.plans.flat = flat;
+        self.also = Vec::new();
         Merger::merge(self.plans)
     }
 
@@ -361,31 +379,31 @@ impl<'d> Planner<'d> {
                         .map(|v| v.as_str().map(str::to_string))
                         .collect::<Option<Vec<_>>>()?;
                 }
-                "minProperties" => node.min_properties = Some(usize_of(value)?),
-                "maxProperties" => node.max_properties = Some(usize_of(value)?),
+                "minProperties" => node.bounds().min_properties = Some(usize_of(value)?),
+                "maxProperties" => node.bounds().max_properties = Some(usize_of(value)?),
                 "items" if value.is_object() || value.is_boolean() => {
                     node.items = Some(self.child(url, pointer, &[keyword])?);
                 }
-                "minItems" => node.min_items = Some(usize_of(value)?),
-                "maxItems" => node.max_items = Some(usize_of(value)?),
-                "minLength" => node.min_length = Some(usize_of(value)?),
-                "maxLength" => node.max_length = Some(usize_of(value)?),
+                "minItems" => node.bounds().min_items = Some(usize_of(value)?),
+                "maxItems" => node.bounds().max_items = Some(usize_of(value)?),
+                "minLength" => node.bounds().min_length = Some(usize_of(value)?),
+                "maxLength" => node.bounds().max_length = Some(usize_of(value)?),
                 "pattern" => {
                     let p = value.as_str()?;
                     if p.contains('\\') {
                         return None;
                     }
-                    node.pattern = Some((p.to_string(), Regex::new(p).ok()?));
+                    node.bounds().pattern = Some((p.to_string(), Regex::new(p).ok()?));
                 }
-                "minimum" => node.minimum = Some(value.as_f64()?),
-                "maximum" => node.maximum = Some(value.as_f64()?),
+                "minimum" => node.bounds().minimum = Some(value.as_f64()?),
+                "maximum" => node.bounds().maximum = Some(value.as_f64()?),
                 "exclusiveMinimum" if value.is_number() => {
-                    node.exclusive_minimum = Some(value.as_f64()?);
+                    node.bounds().exclusive_minimum = Some(value.as_f64()?);
                 }
                 "exclusiveMaximum" if value.is_number() => {
-                    node.exclusive_maximum = Some(value.as_f64()?);
+                    node.bounds().exclusive_maximum = Some(value.as_f64()?);
                 }
-                "multipleOf" => node.multiple_of = Some(value.as_f64()?),
+                "multipleOf" => node.bounds().multiple_of = Some(value.as_f64()?),
                 "allOf" => {
                     let n = value.as_array()?.len();
                     for i in 0..n {
@@ -403,7 +421,7 @@ impl<'d> Planner<'d> {
                     }
                     let choice = NodeId::try_from(self.plans.nodes.len()).ok()?;
                     self.plans.nodes.push(Node {
-                        choice: Some((branches, keyword == "oneOf")),
+                        choice: Some(Box::new((branches, keyword == "oneOf"))),
                         ..Node::default()
                     });
                     self.also.push(Vec::new());
@@ -1015,7 +1033,7 @@ impl Merger {
                 let Some(node) = self.node(n) else {
                     return NEVER;
                 };
-                let Some((branches, _)) = &node.choice else {
+                let Some((branches, _)) = node.choice.as_deref() else {
                     next.push(n);
                     continue;
                 };
@@ -1078,53 +1096,55 @@ impl Merger {
                     Some(before) => before.into_iter().filter(|v| values.contains(v)).collect(),
                 });
             }
-            if let Some(m) = n.min_length {
-                s.min_length = s.min_length.max(m);
-            }
-            if let Some(m) = n.max_length {
-                s.max_length = s.max_length.min(m);
-            }
-            if let Some((text, regex)) = &n.pattern {
-                if !patterns.contains(&text.as_str()) {
-                    patterns.push(text);
-                    s.patterns.push(Pattern::new(text, regex.clone()));
+            if let Some(b) = n.bounds.as_deref() {
+                if let Some(m) = b.min_length {
+                    s.min_length = s.min_length.max(m);
                 }
-            }
-            if let Some(m) = n.minimum {
-                s.minimum = s.minimum.max(m);
-            }
-            if let Some(m) = n.maximum {
-                s.maximum = s.maximum.min(m);
-            }
-            if let Some(m) = n.exclusive_minimum {
-                s.exclusive_minimum = s.exclusive_minimum.max(m);
-            }
-            if let Some(m) = n.exclusive_maximum {
-                s.exclusive_maximum = s.exclusive_maximum.min(m);
-            }
-            if let Some(m) = n.multiple_of {
-                if !s.multiples.contains(&m) {
-                    s.multiples.push(m);
+                if let Some(m) = b.max_length {
+                    s.max_length = s.max_length.min(m);
+                }
+                if let Some((text, regex)) = &b.pattern {
+                    if !patterns.contains(&text.as_str()) {
+                        patterns.push(text);
+                        s.patterns.push(Pattern::new(text, regex.clone()));
+                    }
+                }
+                if let Some(m) = b.minimum {
+                    s.minimum = s.minimum.max(m);
+                }
+                if let Some(m) = b.maximum {
+                    s.maximum = s.maximum.min(m);
+                }
+                if let Some(m) = b.exclusive_minimum {
+                    s.exclusive_minimum = s.exclusive_minimum.max(m);
+                }
+                if let Some(m) = b.exclusive_maximum {
+                    s.exclusive_maximum = s.exclusive_maximum.min(m);
+                }
+                if let Some(m) = b.multiple_of {
+                    if !s.multiples.contains(&m) {
+                        s.multiples.push(m);
+                    }
+                }
+                if let Some(m) = b.min_properties {
+                    s.min_properties = s.min_properties.max(m);
+                }
+                if let Some(m) = b.max_properties {
+                    s.max_properties = s.max_properties.min(m);
+                }
+                if let Some(m) = b.min_items {
+                    s.min_items = s.min_items.max(m);
+                }
+                if let Some(m) = b.max_items {
+                    s.max_items = s.max_items.min(m);
                 }
             }
             for (name, _) in &n.properties {
                 names.push(name.clone());
             }
             names.extend(n.required.iter().cloned());
-            if let Some(m) = n.min_properties {
-                s.min_properties = s.min_properties.max(m);
-            }
-            if let Some(m) = n.max_properties {
-                s.max_properties = s.max_properties.min(m);
-            }
             if let Some(i) = n.items {
                 items.push(i);
-            }
-            if let Some(m) = n.min_items {
-                s.min_items = s.min_items.max(m);
-            }
-            if let Some(m) = n.max_items {
-                s.max_items = s.max_items.min(m);
             }
         }
         names.sort_unstable();
