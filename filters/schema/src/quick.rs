@@ -40,6 +40,7 @@
 use crate::json::JsonLimits;
 use regex::Regex;
 use serde_json::{Number, Value};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// A node of the plan arena.
@@ -84,22 +85,22 @@ enum Additional {
 
 /// One schema's own checks (what it `$ref`s or `allOf`s is in [`Graph::flat`]).
 #[derive(Debug, Default)]
-struct Node {
+struct Node<'d> {
     /// `false`.
     never: bool,
     /// Bit set of the `T_` types; 0 for any.
     types: u8,
     /// `enum` of strings and `null` (the strings; `null` is in `enum_null`).
-    enum_strings: Option<Vec<String>>,
+    enum_strings: Option<Vec<&'d str>>,
     enum_null: bool,
     /// Sorted by name.
-    properties: Vec<(String, NodeId)>,
+    properties: Vec<(&'d str, NodeId)>,
     additional: Additional,
-    required: Vec<String>,
+    required: Vec<&'d str>,
     items: Option<NodeId>,
     /// The size, length, pattern and number checks, which few nodes have (out of line, so a
     /// large description's many nodes stay small while planning).
-    bounds: Option<Box<Bounds>>,
+    bounds: Option<Box<Bounds<'d>>>,
     /// A node of its own for an `anyOf` (`false`) or `oneOf` (`true`): its branches. Such a node
     /// has no other checks (the schema holding the keyword reaches it like an `allOf` part).
     choice: Option<Box<(Vec<NodeId>, bool)>>,
@@ -107,14 +108,14 @@ struct Node {
 
 /// A node's rarer checks (see [`Node::bounds`]).
 #[derive(Debug, Default)]
-struct Bounds {
+struct Bounds<'d> {
     min_properties: Option<usize>,
     max_properties: Option<usize>,
     min_items: Option<usize>,
     max_items: Option<usize>,
     min_length: Option<usize>,
     max_length: Option<usize>,
-    pattern: Option<(String, Regex)>,
+    pattern: Option<(&'d str, Regex)>,
     minimum: Option<f64>,
     maximum: Option<f64>,
     exclusive_minimum: Option<f64>,
@@ -122,16 +123,16 @@ struct Bounds {
     multiple_of: Option<f64>,
 }
 
-impl Node {
-    fn bounds(&mut self) -> &mut Bounds {
+impl<'d> Node<'d> {
+    fn bounds(&mut self) -> &mut Bounds<'d> {
         self.bounds.get_or_insert_with(Box::default)
     }
 }
 
 /// The schemas as planned, one node per schema object, before merging (see [`Merger`]).
 #[derive(Debug, Default)]
-struct Graph {
-    nodes: Vec<Node>,
+struct Graph<'d> {
+    nodes: Vec<Node<'d>>,
     /// For each node: it and every node its `$ref`/`allOf` reach, the checks a value meets.
     flat: Vec<Vec<NodeId>>,
     /// Per schema id of the set: its node, if it has a plan.
@@ -150,7 +151,7 @@ pub(crate) struct Planner<'d> {
     docs: &'d HashMap<String, Value>,
     default_v2020: bool,
     assert_formats: bool,
-    plans: Graph,
+    plans: Graph<'d>,
     /// `url#pointer` → node (also while its children are being planned).
     memo: HashMap<String, NodeId>,
     /// `also` edges while planning: node → the nodes it `$ref`s / `allOf`s.
@@ -312,9 +313,9 @@ impl<'d> Planner<'d> {
         pointer: &str,
         draft: Draft,
         at_root: bool,
-        schema: &Value,
+        schema: &'d Value,
         id: NodeId,
-    ) -> Option<Node> {
+    ) -> Option<Node<'d>> {
         let mut node = Node::default();
         let map = match schema {
             Value::Bool(true) => return Some(node),
@@ -348,7 +349,7 @@ impl<'d> Planner<'d> {
                     let mut strings = Vec::new();
                     for v in value.as_array()? {
                         match v {
-                            Value::String(s) => strings.push(s.clone()),
+                            Value::String(s) => strings.push(s.as_str()),
                             Value::Null => node.enum_null = true,
                             _ => return None,
                         }
@@ -360,9 +361,9 @@ impl<'d> Planner<'d> {
                     let mut list = Vec::with_capacity(props.len());
                     for name in props.keys() {
                         let child = self.child(url, pointer, &["properties", name])?;
-                        list.push((name.clone(), child));
+                        list.push((name.as_str(), child));
                     }
-                    list.sort_by(|a, b| a.0.cmp(&b.0));
+                    list.sort_by(|a, b| a.0.cmp(b.0));
                     node.properties = list;
                 }
                 "additionalProperties" => {
@@ -376,7 +377,7 @@ impl<'d> Planner<'d> {
                     node.required = value
                         .as_array()?
                         .iter()
-                        .map(|v| v.as_str().map(str::to_string))
+                        .map(Value::as_str)
                         .collect::<Option<Vec<_>>>()?;
                 }
                 "minProperties" => node.bounds().min_properties = Some(usize_of(value)?),
@@ -393,7 +394,7 @@ impl<'d> Planner<'d> {
                     if p.contains('\\') {
                         return None;
                     }
-                    node.bounds().pattern = Some((p.to_string(), Regex::new(p).ok()?));
+                    node.bounds().pattern = Some((p, Regex::new(p).ok()?));
                 }
                 "minimum" => node.bounds().minimum = Some(value.as_f64()?),
                 "maximum" => node.bounds().maximum = Some(value.as_f64()?),
@@ -922,19 +923,28 @@ pub(crate) struct Plans {
 }
 
 /// Merges the sets of nodes that apply at each place into shapes (memoized by set).
-struct Merger {
-    graph: Graph,
-    shapes: Vec<Shape>,
+struct Merger<'d> {
+    graph: Graph<'d>,
+    /// Per shape id: its shape, once merged, unless it is a copy of an earlier leaf (most
+    /// shapes of a large description are: found as each is merged, so they never all live at
+    /// once).
+    shapes: Vec<Option<Box<Shape>>>,
+    /// Per shape id: the id whose shape it is (itself unless a copy).
+    copy_of: Vec<ShapeId>,
+    /// The leaves merged so far, by [`leaf_key`].
+    leaves: HashMap<Vec<u8>, ShapeId>,
     memo: HashMap<Vec<NodeId>, ShapeId>,
     /// Shapes given an id whose checks are still to be merged.
     todo: Vec<(ShapeId, Vec<NodeId>)>,
 }
 
-impl Merger {
-    fn merge(graph: Graph) -> Plans {
+impl<'d> Merger<'d> {
+    fn merge(graph: Graph<'d>) -> Plans {
         let mut m = Merger {
             graph,
-            shapes: vec![Shape::any(), Shape::never()],
+            shapes: vec![Some(Box::new(Shape::any())), Some(Box::new(Shape::never()))],
+            copy_of: vec![ANY, NEVER],
+            leaves: HashMap::new(),
             memo: HashMap::new(),
             todo: Vec::new(),
         };
@@ -951,8 +961,10 @@ impl Merger {
             out.push(shape.filter(|&id| id != NEVER));
         }
         // The nodes and the memo go before the copies are found.
-        let Merger { shapes, .. } = m;
-        let shapes = dedup(shapes, &mut out);
+        let Merger {
+            shapes, copy_of, ..
+        } = m;
+        let shapes = dedup(shapes, copy_of, &mut out);
         Plans { shapes, roots: out }
     }
 
@@ -972,7 +984,8 @@ impl Merger {
         if self.shapes.len() >= MAX_SHAPES {
             return NEVER;
         }
-        self.shapes.push(Shape::never());
+        self.shapes.push(None);
+        self.copy_of.push(id);
         self.memo.insert(set.clone(), id);
         self.todo.push((id, set));
         id
@@ -981,13 +994,26 @@ impl Merger {
     fn run(&mut self) {
         while let Some((id, set)) = self.todo.pop() {
             let shape = self.build(&set);
+            if id > NEVER && is_leaf(&shape) {
+                match self.leaves.entry(leaf_key(&shape)) {
+                    Entry::Occupied(e) => {
+                        if let Some(c) = self.copy_of.get_mut(id as usize) {
+                            *c = *e.get();
+                        }
+                        continue;
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(id);
+                    }
+                }
+            }
             if let Some(slot) = self.shapes.get_mut(id as usize) {
-                *slot = shape;
+                *slot = Some(Box::new(shape));
             }
         }
     }
 
-    fn node(&self, id: NodeId) -> Option<&Node> {
+    fn node(&self, id: NodeId) -> Option<&Node<'d>> {
         self.graph.nodes.get(id as usize)
     }
 
@@ -1080,7 +1106,7 @@ impl Merger {
         let mut names: Vec<String> = Vec::new();
         let mut patterns: Vec<&str> = Vec::new();
         let mut items: Vec<NodeId> = Vec::new();
-        let nodes: Vec<&Node> = set.iter().filter_map(|&n| self.node(n)).collect();
+        let nodes: Vec<&Node<'d>> = set.iter().filter_map(|&n| self.node(n)).collect();
         if nodes.len() != set.len() || nodes.iter().any(|n| n.never) {
             return Shape::never();
         }
@@ -1092,8 +1118,11 @@ impl Merger {
             if let Some(values) = &n.enum_strings {
                 s.kinds &= K_STRING | if n.enum_null { K_NULL } else { 0 };
                 s.enum_strings = Some(match s.enum_strings.take() {
-                    None => values.clone(),
-                    Some(before) => before.into_iter().filter(|v| values.contains(v)).collect(),
+                    None => values.iter().map(|v| (*v).to_string()).collect(),
+                    Some(before) => before
+                        .into_iter()
+                        .filter(|v| values.contains(&v.as_str()))
+                        .collect(),
                 });
             }
             if let Some(b) = n.bounds.as_deref() {
@@ -1104,7 +1133,7 @@ impl Merger {
                     s.max_length = s.max_length.min(m);
                 }
                 if let Some((text, regex)) = &b.pattern {
-                    if !patterns.contains(&text.as_str()) {
+                    if !patterns.contains(text) {
                         patterns.push(text);
                         s.patterns.push(Pattern::new(text, regex.clone()));
                     }
@@ -1140,9 +1169,9 @@ impl Merger {
                 }
             }
             for (name, _) in &n.properties {
-                names.push(name.clone());
+                names.push((*name).to_string());
             }
-            names.extend(n.required.iter().cloned());
+            names.extend(n.required.iter().map(|r| (*r).to_string()));
             if let Some(i) = n.items {
                 items.push(i);
             }
@@ -1155,7 +1184,10 @@ impl Merger {
             .map(|name| {
                 let mut set = Vec::new();
                 for n in &nodes {
-                    match n.properties.binary_search_by(|(p, _)| p.as_str().cmp(name)) {
+                    match n
+                        .properties
+                        .binary_search_by(|(p, _)| (*p).cmp(name.as_str()))
+                    {
                         Ok(i) => set.extend(n.properties.get(i).map(|p| p.1)),
                         Err(_) => match n.additional {
                             Additional::Any => {}
@@ -1177,7 +1209,7 @@ impl Merger {
         }
         let required: Vec<bool> = names
             .iter()
-            .map(|name| nodes.iter().any(|n| n.required.contains(name)))
+            .map(|name| nodes.iter().any(|n| n.required.contains(&name.as_str())))
             .collect();
         drop(nodes);
         let mut members = Vec::with_capacity(names.len());
@@ -1290,23 +1322,21 @@ fn leaf_key(s: &Shape) -> Vec<u8> {
 /// The shapes with every shape that has no shapes under it kept once per content (a large
 /// description's many properties of the same type and bounds become one), references and
 /// `roots` renumbered.
-fn dedup(shapes: Vec<Shape>, roots: &mut [Option<ShapeId>]) -> Vec<Shape> {
-    let leaf = |s: &Shape| {
-        s.switch.is_none()
-            && s.members.is_empty()
-            && matches!(s.additional, ANY | NEVER)
-            && matches!(s.items, ANY | NEVER)
-    };
-    let mut canon: HashMap<Vec<u8>, ShapeId> = HashMap::new();
-    let mut remap: Vec<ShapeId> = Vec::with_capacity(shapes.len());
-    for (i, s) in shapes.iter().enumerate() {
-        let id = ShapeId::try_from(i).unwrap_or(NEVER);
-        remap.push(if i > 1 && leaf(s) {
-            *canon.entry(leaf_key(s)).or_insert(id)
-        } else {
-            id
-        });
-    }
+/// A shape without members, items, additional members or alternatives (its checks are all in
+/// [`leaf_key`]).
+fn is_leaf(s: &Shape) -> bool {
+    s.switch.is_none()
+        && s.members.is_empty()
+        && matches!(s.additional, ANY | NEVER)
+        && matches!(s.items, ANY | NEVER)
+}
+
+/// The shapes without the copies of leaves found while merging (`copy_of`), renumbered.
+fn dedup(
+    shapes: Vec<Option<Box<Shape>>>,
+    remap: Vec<ShapeId>,
+    roots: &mut [Option<ShapeId>],
+) -> Vec<Shape> {
     let mut renumbered = vec![NEVER; shapes.len()];
     let mut kept = Vec::new();
     for (i, s) in shapes.into_iter().enumerate() {
@@ -1314,7 +1344,7 @@ fn dedup(shapes: Vec<Shape>, roots: &mut [Option<ShapeId>]) -> Vec<Shape> {
             if let Some(slot) = renumbered.get_mut(i) {
                 *slot = ShapeId::try_from(kept.len()).unwrap_or(NEVER);
             }
-            kept.push(s);
+            kept.push(s.map_or_else(Shape::never, |b| *b));
         }
     }
     let fix = |id: ShapeId| -> ShapeId {
