@@ -150,7 +150,11 @@ impl ParamSpec {
             ParamCheck::Styled { schema, .. } | ParamCheck::Json { schema } => *schema,
         };
         let Some(schema) = schema else { return };
-        // The first reading that validates wins; otherwise report against the first.
+        // The first reading that validates wins; otherwise report against the first. Most
+        // readings are plain strings and numbers the quick path decides without boon.
+        if candidates.iter().any(|c| schemas.accepts_value(schema, c)) {
+            return;
+        }
         if candidates
             .iter()
             .skip(1)

@@ -1373,6 +1373,11 @@ fn dedup(
 }
 
 impl Plans {
+    /// Whether schema `schema` has a plan (so [`Self::accepts`] may answer `true`).
+    pub(crate) fn covers(&self, schema: usize) -> bool {
+        matches!(self.roots.get(schema), Some(Some(_)))
+    }
+
     /// Whether `bytes` is JSON within `limits` that the schema `schema` (an index of the set)
     /// accepts, decided quickly; `false` also for "not decided here".
     pub(crate) fn accepts(&self, schema: usize, bytes: &[u8], limits: &JsonLimits) -> bool {

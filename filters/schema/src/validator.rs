@@ -95,6 +95,15 @@ fn fits(v: &Value, min: i64, max: i64) -> Result<(), Box<dyn Error>> {
 /// 1 KiB in Wasm (it has a field for every keyword), so this bounds them to a few MiB.
 pub const MAX_COMPILED_SCHEMAS: usize = 2048;
 
+/// Limits for the text of a parameter's reading ([`SchemaSet::accepts_value`]): it was built from
+/// the request within the parameter's own limits, so these only bound the quick path's walk; a
+/// value beyond them is simply decided the full way.
+const VALUE_LIMITS: JsonLimits = JsonLimits {
+    max_depth: 32,
+    max_number_length: 64,
+    duplicate_keys: crate::json::DuplicateKeys::Reject,
+};
+
 /// The URL of the negation wrapper of schema `id` (see [`Entry::negation`]).
 fn negation_url(id: usize) -> String {
     format!("urn:palisade:negation:{id}")
@@ -369,6 +378,20 @@ impl SchemaSet {
     /// then [`Self::validate_capped`]), which decides: the body may still be valid.
     pub fn accepts_json(&self, id: SchemaId, bytes: &[u8], limits: &JsonLimits) -> bool {
         self.plans.accepts(id.0, bytes, limits)
+    }
+
+    /// Whether `value` (a parameter's reading, not a body) is valid against schema `id`, decided
+    /// by the quick path over its JSON text; `false` means "ask [`Self::is_valid`]". The text
+    /// serde_json writes for a value reads back as the same value, so this decides as the full
+    /// way would (the quick path's differential tests compare exactly that).
+    pub fn accepts_value(&self, id: SchemaId, value: &Value) -> bool {
+        if !self.plans.covers(id.0) {
+            return false;
+        }
+        let Ok(text) = serde_json::to_vec(value) else {
+            return false;
+        };
+        self.plans.accepts(id.0, &text, &VALUE_LIMITS)
     }
 
     /// Turns the quick path off: [`Self::accepts_json`] answers `false` from now on, so every

@@ -328,3 +328,75 @@ fn a_bad_schema_is_refused_when_checked_not_on_first_use() {
     let err = b.compile("urn:test:bad#/$defs/bad").unwrap_err();
     assert!(err.contains("missing"), "{err}");
 }
+
+/// Parameter readings decided by the quick path ([`SchemaSet::accepts_value`]) agree with boon,
+/// and the common ones (a string under an ASCII pattern, a bounded integer) are decided quickly.
+#[test]
+fn parameter_readings_decided_quickly_agree_with_the_full_way() {
+    let cases = [
+        (
+            json!({"type": "string", "pattern": "^[a-z0-9-]{1,36}$"}),
+            vec![
+                json!("order-42"),
+                json!(""),
+                json!("Order-42"),
+                json!("a".repeat(37)),
+                json!("ü"),
+                json!(7),
+            ],
+        ),
+        (
+            json!({"type": "integer", "minimum": 1, "maximum": 100}),
+            vec![
+                json!(1),
+                json!(100),
+                json!(0),
+                json!(101),
+                json!(1.5),
+                json!("5"),
+            ],
+        ),
+        (
+            json!({"type": "string", "enum": ["asc", "desc"]}),
+            vec![json!("asc"), json!("ASC"), json!(null), json!("a\"sc")],
+        ),
+        (
+            json!({"type": "array", "items": {"type": "string", "maxLength": 3}, "maxItems": 2}),
+            vec![
+                json!(["a", "bc"]),
+                json!(["abcd"]),
+                json!(["a", "b", "c"]),
+                json!([]),
+            ],
+        ),
+        (
+            json!({"type": "object", "properties": {"r": {"type": "integer"}, "g": {"type": "integer"}},
+                   "required": ["r"], "additionalProperties": false}),
+            vec![
+                json!({"r": 1, "g": 2}),
+                json!({"g": 2}),
+                json!({"r": 1, "b": 3}),
+                json!({"r": "x"}),
+            ],
+        ),
+        (
+            json!({"type": "number", "multipleOf": 0.5, "exclusiveMinimum": 0}),
+            vec![json!(0.5), json!(1e3), json!(0), json!(0.3), json!(-1.5e-7)],
+        ),
+    ];
+    for (schema, values) in cases {
+        let (set, id) = set_with(Dialect::Draft2020, schema.clone());
+        for value in values {
+            let quick = set.accepts_value(id, &value);
+            let full = set.is_valid(id, &value);
+            assert!(
+                !quick || full,
+                "{schema} {value}: quick accepts what boon refuses"
+            );
+            assert_eq!(
+                quick, full,
+                "{schema} {value}: the quick path left a valid reading"
+            );
+        }
+    }
+}
