@@ -104,6 +104,13 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
+    /// The schema its readings are checked against, if any.
+    pub fn schema(&self) -> Option<SchemaId> {
+        match &self.check {
+            ParamCheck::Styled { schema, .. } | ParamCheck::Json { schema } => *schema,
+        }
+    }
+
     /// Checks the parameter in a request, adding what is wrong to `out`.
     pub fn check(&self, parts: &RequestParts, schemas: &SchemaSet, out: &mut Violations) {
         let prefix = pointer_token(&self.name);
@@ -146,10 +153,7 @@ impl ParamSpec {
             }
             Ok(Some(candidates)) => candidates,
         };
-        let schema = match &self.check {
-            ParamCheck::Styled { schema, .. } | ParamCheck::Json { schema } => *schema,
-        };
-        let Some(schema) = schema else { return };
+        let Some(schema) = self.schema() else { return };
         // The first reading that validates wins; otherwise report against the first. Most
         // readings are plain strings and numbers the quick path decides without boon.
         if candidates.iter().any(|c| schemas.accepts_value(schema, c)) {

@@ -183,9 +183,10 @@ impl<'d> Planner<'d> {
     /// Adds the plan of the schema at `location` (the next schema id), if it has one.
     pub(crate) fn add(&mut self, location: &str) {
         let (url, fragment) = location.split_once('#').unwrap_or((location, ""));
-        let root = if fragment.is_empty() || fragment.starts_with('/') {
+        let pointer = pointer_of(fragment);
+        let root = if let Some(pointer) = pointer {
             let before = self.plans.nodes.len();
-            let root = self.node(url, fragment);
+            let root = self.node(url, &pointer);
             if root.is_none() {
                 // Nodes of a failed plan may be half built: forget everything planned since.
                 self.plans.nodes.truncate(before);
@@ -274,10 +275,7 @@ impl<'d> Planner<'d> {
         if let Some(&id) = self.memo.get(&key) {
             return Some(id);
         }
-        if self.plans.nodes.len() >= MAX_NODES
-            || self.depth >= MAX_PLAN_DEPTH
-            || pointer.contains('%')
-        {
+        if self.plans.nodes.len() >= MAX_NODES || self.depth >= MAX_PLAN_DEPTH {
             return None;
         }
         let docs = self.docs;
@@ -436,19 +434,30 @@ impl<'d> Planner<'d> {
 
     fn reference(&mut self, url: &str, r: &str) -> Option<NodeId> {
         let (target, fragment) = r.split_once('#').unwrap_or((r, ""));
-        if !(fragment.is_empty() || fragment.starts_with('/')) {
-            return None;
-        }
+        let fragment = pointer_of(fragment)?;
         if target.is_empty() {
-            return self.node(url, fragment);
+            return self.node(url, &fragment);
         }
         // Only a URL given in config exactly as written (relative references are not resolved).
         if target.contains("://") || target.starts_with("urn:") {
             let target = target.to_string();
-            return self.node(&target, fragment);
+            return self.node(&target, &fragment);
         }
         None
     }
+}
+
+/// The JSON pointer a URL fragment names (RFC 6901, section 6: percent-decoded, so a location
+/// such as `#/paths/~1things~1%7Bid%7D/get` names the path template's operation); `None` for a
+/// fragment that is no pointer (an anchor) or does not decode to UTF-8. Pointers the planner
+/// builds itself from member names are never encoded, so every pointer it keeps is decoded.
+fn pointer_of(fragment: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !(fragment.is_empty() || fragment.starts_with('/')) {
+        return None;
+    }
+    percent_encoding::percent_decode_str(fragment)
+        .decode_utf8()
+        .ok()
 }
 
 fn types(value: &Value) -> Option<u8> {

@@ -885,3 +885,24 @@ fn set_with(doc: Value, location: &str) -> (SchemaSet, SchemaId) {
     let id = builder.compile(location).unwrap();
     (builder.finish(), id)
 }
+
+/// Locations and `$ref`s name their pointers percent-encoded (`%7B` for a path template's `{`,
+/// `%25` for `%`); the quick path reads them decoded, as boon does, and member names with `%`
+/// are found as written.
+#[test]
+fn percent_encoded_pointers_are_planned_as_boon_reads_them() {
+    let doc = json!({
+        "paths": {"/things/{id}": {"schema": {"type": "object",
+            "properties": {"50%": {"$ref": "#/$defs/a%25b"}}, "required": ["50%"]}}},
+        "$defs": {"a%b": {"type": "integer", "maximum": 5}}
+    });
+    let (set, id) = set_with(doc, "urn:test:s#/paths/~1things~1%7Bid%7D/schema");
+    assert!(
+        agrees(&set, id, br#"{"50%": 5}"#, &LIMITS),
+        "decided quickly"
+    );
+    for body in [r#"{"50%": 6}"#, r#"{"50": 1}"#, r#"{"50%": "5"}"#, r#"{}"#] {
+        assert!(!agrees(&set, id, body.as_bytes(), &LIMITS), "{body}");
+        assert!(!full(&set, id, body.as_bytes(), &LIMITS), "{body}");
+    }
+}
