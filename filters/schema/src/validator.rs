@@ -7,7 +7,7 @@
 //! meta-schema embedded in boon, or fails at compile time.
 
 use crate::json::JsonLimits;
-use crate::quick::{Planner, Plans};
+use crate::quick::{Planner, Plans, MAX_NODES, PLAN_BATCH};
 use boon::{
     CompileError, Compiler, Draft, ErrorKind, Format, SchemaIndex, Schemas, UrlLoader,
     ValidationError,
@@ -307,15 +307,21 @@ impl SchemaSetBuilder {
 
     /// The checked set.
     pub fn finish(mut self) -> SchemaSet {
-        let mut planner = Planner::new(
-            &self.docs,
-            self.dialect == Dialect::Draft2020,
-            self.assert_formats,
-        );
-        for location in &self.locations {
-            planner.add(location);
+        let mut plans = Plans::default();
+        let mut nodes = 0;
+        for batch in self.locations.chunks(PLAN_BATCH) {
+            let mut planner = Planner::new(
+                &self.docs,
+                self.dialect == Dialect::Draft2020,
+                self.assert_formats,
+            );
+            planner.limit_nodes(MAX_NODES.saturating_sub(nodes));
+            for location in batch {
+                planner.add(location);
+            }
+            nodes = nodes.saturating_add(planner.nodes());
+            plans.append(planner.finish());
         }
-        let plans = planner.finish();
         for (url, doc) in std::mem::take(&mut self.docs) {
             if !self.given.contains(&url) {
                 // The URL was checked in `add_resource`.

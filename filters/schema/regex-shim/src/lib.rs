@@ -115,7 +115,10 @@ impl RegexBuilder {
             parser.nest_limit(limit);
         }
         // What regex-syntax cannot parse, regex-lite cannot either: its error is the answer.
-        let spelled = parser.build().parse(&self.pattern).map(|hir| hir.to_string());
+        let spelled = parser
+            .build()
+            .parse(&self.pattern)
+            .map(|hir| hir.to_string());
         let lite = match spelled {
             Ok(spelled) => self.lite(&spelled).or_else(|_| self.lite(&self.pattern))?,
             Err(_) => self.lite(&self.pattern)?,
