@@ -368,3 +368,68 @@ fn schemas_are_checked_at_configure_without_compiling_them_and_compile_on_use() 
     let named = json!({"properties": {"pattern": {"type": "string"}, "$ref": {"type": "string"}}});
     assert!(build(doc(a_ref, named), &BTreeMap::new()).is_ok());
 }
+
+#[test]
+fn schemas_kept_as_text_validate_as_the_whole_document_does_also_after_eviction() {
+    // Issue 13: a description whose references are all local keeps its schemas as text pieces,
+    // each compiled (and planned) from the pieces it reaches. Its answers must be those of the
+    // same description compiled whole (an `$id` anywhere keeps it whole), the first time and
+    // after every compiled schema was dropped and compiled again.
+    let n = crate::validator::MAX_COMPILED_SCHEMAS / 2;
+    let (routes, pieces) = build(many_operations(n), &BTreeMap::new()).unwrap();
+    let mut whole_doc = many_operations(n);
+    whole_doc["components"]["schemas"]["Other"] = json!({"$id": "https://example.com/other"});
+    let (whole_routes, whole) = build(whole_doc, &BTreeMap::new()).unwrap();
+    let id_of = |routes: &ApiRoutes, i: usize| {
+        let Lookup::Found(op, _) = routes.lookup("POST", &format!("/r{i}")) else {
+            panic!("POST /r{i} not found");
+        };
+        let media = MediaType::parse("application/json");
+        let BodyPlan::ValidateJson(id) = op.body.as_ref().unwrap().plan(media.as_ref()) else {
+            panic!("no JSON plan");
+        };
+        id
+    };
+    let limits = crate::json::JsonLimits {
+        max_depth: 32,
+        max_number_length: 40,
+        duplicate_keys: crate::json::DuplicateKeys::Reject,
+    };
+    let some: Vec<usize> = (0..n).step_by(97).chain([n - 1]).collect();
+    let mut first = Vec::new();
+    for round in 0..2 {
+        let mut k = 0;
+        for &i in &some {
+            let (id, whole_id) = (id_of(&routes, i), id_of(&whole_routes, i));
+            let valid = json!({"n": i, "s": {"v": 1}});
+            assert!(
+                pieces.accepts_json(id, valid.to_string().as_bytes(), &limits),
+                "{i}"
+            );
+            for body in [
+                valid,
+                json!({"n": i, "s": {"v": "x"}}),
+                json!({"n": -1, "s": 3}),
+                json!({"s": {"v": 1.5}}),
+                json!([]),
+            ] {
+                let errors = pieces.validate(id, &body);
+                assert_eq!(errors, whole.validate(whole_id, &body), "{i}: {body}");
+                assert_eq!(pieces.is_valid(id, &body), errors.is_empty(), "{i}: {body}");
+                if !errors.is_empty() {
+                    assert!(!pieces.accepts_json(id, body.to_string().as_bytes(), &limits));
+                }
+                if round == 0 {
+                    first.push(errors);
+                } else {
+                    assert_eq!(first[k], errors, "{i}: {body} after eviction");
+                }
+                k += 1;
+            }
+        }
+        // Every schema compiled once: more than are kept, so the ones above are dropped.
+        for i in 0..n {
+            assert!(pieces.is_valid(id_of(&routes, i), &json!({"n": i})));
+        }
+    }
+}
