@@ -77,7 +77,7 @@ pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Val
 
 /// Moves the outermost schemas [`request_document`] keeps out of `doc`, annotations left out,
 /// and hands each to `f` with its pointer.
-fn each_kept(doc: &mut Value, roots: &[String], doc_url: &str, mut f: impl FnMut(&str, Value)) {
+fn each_kept(doc: &mut Value, roots: &[String], doc_url: &str, f: impl FnMut(&str, Value)) {
     let mut kept: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = roots.to_vec();
     while let Some(pointer) = todo.pop() {
@@ -90,9 +90,45 @@ fn each_kept(doc: &mut Value, roots: &[String], doc_url: &str, mut f: impl FnMut
         local_refs(value, doc_url, &mut todo);
         kept.insert(pointer);
     }
+    move_outermost(doc, &kept, f);
+}
+
+/// The texts by component name again (for [`Pieces::take_split`]'s `Err`).
+fn names_back(texts: BTreeMap<String, Box<str>>) -> BTreeMap<String, Box<str>> {
+    texts
+        .into_iter()
+        .map(|(pointer, text)| {
+            let name = pointer
+                .strip_prefix("/components/schemas/")
+                .unwrap_or(&pointer)
+                .replace("~1", "/")
+                .replace("~0", "~");
+            (name, text)
+        })
+        .collect()
+}
+
+/// The entry of `texts` (by pointer) holding `pointer`: its own pointer and text.
+fn piece_in<'t>(
+    texts: &'t BTreeMap<String, Box<str>>,
+    pointer: &str,
+) -> Option<(&'t str, &'t str)> {
+    let mut at = pointer;
+    loop {
+        if let Some((p, text)) = texts.get_key_value(at) {
+            return Some((p.as_str(), text));
+        }
+        let i = at.rfind('/')?;
+        at = at.get(..i)?;
+    }
+}
+
+/// Moves the outermost of the `kept` pointers' schemas out of `doc`, annotations left out, and
+/// hands each to `f` with its pointer.
+fn move_outermost(doc: &mut Value, kept: &BTreeSet<String>, mut f: impl FnMut(&str, Value)) {
     let mut last: Option<&str> = None;
     // Sorted, a pointer comes right after its ancestors: only outermost ones are moved.
-    for pointer in &kept {
+    for pointer in kept {
         let inside = |a: &str| {
             pointer
                 .strip_prefix(a)
@@ -147,6 +183,84 @@ impl Pieces {
         Some(pieces)
     }
 
+    /// [`Self::take`] of a document whose `components.schemas` are apart, as text by name
+    /// ([`crate::lean::LeanDocument`]): the texts the roots reach become pieces as they are.
+    /// `Err` gives `texts` back, `doc` untouched, where that cannot be (a key that changes how
+    /// `$ref`s resolve, or a root or reference that holds component schemas, such as
+    /// `#/components/schemas` itself): put them back and [`Self::take`] the whole.
+    pub fn take_split(
+        doc: &mut Value,
+        texts: BTreeMap<String, Box<str>>,
+        roots: &[String],
+        doc_url: &str,
+    ) -> Result<Self, BTreeMap<String, Box<str>>> {
+        if has_base_keys(doc) {
+            return Err(texts);
+        }
+        let mut texts: BTreeMap<String, Box<str>> = texts
+            .into_iter()
+            .map(|(name, text)| {
+                let pointer = format!(
+                    "/components/schemas/{}",
+                    name.replace('~', "~0").replace('/', "~1")
+                );
+                (pointer, text)
+            })
+            .collect();
+        let holds_texts = |pointer: &str| {
+            texts.keys().any(|t| {
+                pointer.is_empty()
+                    || t.strip_prefix(pointer)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        let mut local = true;
+        let mut kept: BTreeSet<String> = BTreeSet::new();
+        let mut kept_texts: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = roots.to_vec();
+        while let Some(pointer) = todo.pop() {
+            if kept.contains(&pointer) {
+                continue;
+            }
+            if let Some((at, text)) = piece_in(&texts, &pointer) {
+                if kept_texts.insert(at.to_string()) {
+                    // Written from a `Value` (`crate::lean`).
+                    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    if has_base_keys(&value) {
+                        return Err(names_back(texts));
+                    }
+                    local = local && refs_walk(&value, doc_url, false);
+                    local_refs(&value, doc_url, &mut todo);
+                }
+                continue;
+            }
+            let Some(value) = doc.pointer(&pointer) else {
+                continue;
+            };
+            if holds_texts(&pointer) {
+                return Err(names_back(texts));
+            }
+            local_refs(value, doc_url, &mut todo);
+            kept.insert(pointer);
+        }
+        let mut pieces = Pieces {
+            schema: doc.get("$schema").cloned(),
+            texts: BTreeMap::new(),
+            local,
+        };
+        move_outermost(doc, &kept, |pointer, schema| {
+            pieces.local = pieces.local && refs_walk(&schema, doc_url, false);
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            pieces.texts.insert(pointer.to_string(), text.into());
+        });
+        for at in kept_texts {
+            if let Some(text) = texts.remove(&at) {
+                pieces.texts.insert(at, text);
+            }
+        }
+        Ok(pieces)
+    }
+
     /// Whether every reference is a plain `$ref` into the document (see [`refs_are_local`]).
     pub fn refs_are_local(&self) -> bool {
         self.local
@@ -159,14 +273,7 @@ impl Pieces {
 
     /// The piece holding `pointer`: its own pointer and text.
     fn piece_of(&self, pointer: &str) -> Option<(&str, &str)> {
-        let mut at = pointer;
-        loop {
-            if let Some((p, text)) = self.texts.get_key_value(at) {
-                return Some((p.as_str(), text));
-            }
-            let i = at.rfind('/')?;
-            at = at.get(..i)?;
-        }
+        piece_in(&self.texts, pointer)
     }
 
     /// A document with the pieces holding `roots` (JSON pointers) and every piece their local
@@ -204,7 +311,7 @@ impl Pieces {
 }
 
 /// Whether any object in `v` has a key that changes how `$ref`s resolve.
-fn has_base_keys(v: &Value) -> bool {
+pub(crate) fn has_base_keys(v: &Value) -> bool {
     match v {
         Value::Object(map) => {
             BASE_KEYS
@@ -318,7 +425,7 @@ pub fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
 
 /// Leaves out the annotations of a schema and of its sub-schemas (only where schemas are, so a
 /// property called `description` stays).
-fn strip_annotations(schema: &mut Value) {
+pub(crate) fn strip_annotations(schema: &mut Value) {
     let Value::Object(obj) = schema else {
         return;
     };

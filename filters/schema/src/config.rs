@@ -42,7 +42,8 @@ const DEPTH_CEILING: usize = 120;
 pub struct Config {
     /// An OpenAPI 3.0 or 3.1 document (JSON).
     #[serde(default, deserialize_with = "crate::lean::document")]
-    pub openapi: Option<Value>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Value>", extend("default" = null)))]
+    pub openapi: Option<crate::lean::LeanDocument>,
     /// The OpenAPI document fetched through an Envoy cluster instead of given inline (a large
     /// description then stays out of Envoy's own configuration; see [`crate::remote`]).
     #[serde(default)]
@@ -311,7 +312,7 @@ pub fn compile_with_reader(
 
 fn with_document(
     config: &[u8],
-    parse: impl FnOnce() -> Result<Option<Value>, serde_json::Error>,
+    parse: impl FnOnce() -> Result<Option<crate::lean::LeanDocument>, serde_json::Error>,
 ) -> Result<Compiled, ConfigError> {
     let mut config = read(config)?;
     let doc = parse()
@@ -408,7 +409,7 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
                 default_max_body: config.max_body_bytes,
                 max_body_by_operation: &limits,
             };
-            Routes::Api(openapi::compile(doc, &mut builder, options)?)
+            Routes::Api(openapi::compile_lean(doc, &mut builder, options)?)
         }
         (None, false) => {
             if !config.operations.is_empty() {

@@ -6,6 +6,7 @@ use crate::coerce::TypeHint;
 use crate::compact;
 use crate::dialect30;
 use crate::form::FormSpec;
+use crate::lean::LeanDocument;
 use crate::media::{is_json_essence, MediaRange};
 use crate::operation::{ApiRoutes, BodySpec, Operation, PathItem, FORM_URLENCODED};
 use crate::params::{ParamCheck, ParamSpec, Style};
@@ -49,11 +50,25 @@ pub struct ApiOptions<'a> {
 
 /// Compiles a document; errors name the field under `openapi`.
 pub fn compile(
-    mut doc: Value,
+    doc: Value,
+    builder: &mut SchemaSetBuilder,
+    options: ApiOptions<'_>,
+) -> Result<ApiRoutes, ConfigError> {
+    compile_lean(LeanDocument::from(doc), builder, options)
+}
+
+/// [`compile`] of a document as [`crate::lean`] reads it (its component schemas apart, as text).
+pub fn compile_lean(
+    lean: LeanDocument,
     builder: &mut SchemaSetBuilder,
     options: ApiOptions<'_>,
 ) -> Result<ApiRoutes, ConfigError> {
     let at = |path: &str, reason: String| ConfigError::at(path, reason).within("openapi");
+    let LeanDocument {
+        mut doc,
+        schemas: mut texts,
+        base_keys,
+    } = lean;
     let version = doc
         .get("openapi")
         .and_then(Value::as_str)
@@ -61,6 +76,13 @@ pub fn compile(
         .to_string();
     let dialect = if version.starts_with("3.0.") {
         dialect30::translate_document(&mut doc);
+        for text in texts.values_mut() {
+            // Each was written from a `Value` (`crate::lean`).
+            if let Ok(mut schema) = serde_json::from_str::<Value>(text) {
+                dialect30::translate_schema(&mut schema);
+                *text = serde_json::to_string(&schema).unwrap_or_default().into();
+            }
+        }
         Dialect::Draft7
     } else if version.starts_with("3.1.") {
         match doc.get("jsonSchemaDialect").and_then(Value::as_str) {
@@ -106,13 +128,39 @@ pub fn compile(
     // The schemas move out of the document, as text where their references are all local (the
     // validator and the plans read the few each schema reaches, when they need them), else into
     // one `Value` the validator compiles whole.
-    let (kept, pieces) = match compact::Pieces::take(&mut doc, &pointers, DOC_URL) {
-        Some(pieces) if alone && pieces.refs_are_local() => (None, Some(pieces)),
+    let mut split = None;
+    if alone && !base_keys && !texts.is_empty() {
+        match compact::Pieces::take_split(&mut doc, std::mem::take(&mut texts), &pointers, DOC_URL)
+        {
+            Ok(pieces) => split = Some(pieces),
+            Err(back) => texts = back,
+        }
+    }
+    let (kept, pieces) = match split {
+        Some(pieces) if pieces.refs_are_local() => (None, Some(pieces)),
         Some(pieces) => (Some(pieces.document(DOC_URL)), None),
-        None => (
-            Some(compact::request_document(&mut doc, &pointers, DOC_URL)),
-            None,
-        ),
+        None => {
+            let mut doc_whole = LeanDocument {
+                doc: std::mem::take(&mut doc),
+                schemas: std::mem::take(&mut texts),
+                base_keys,
+            }
+            .whole();
+            let out = match compact::Pieces::take(&mut doc_whole, &pointers, DOC_URL) {
+                Some(pieces) if alone && pieces.refs_are_local() => (None, Some(pieces)),
+                Some(pieces) => (Some(pieces.document(DOC_URL)), None),
+                None => (
+                    Some(compact::request_document(
+                        &mut doc_whole,
+                        &pointers,
+                        DOC_URL,
+                    )),
+                    None,
+                ),
+            };
+            doc = doc_whole;
+            out
+        }
     };
     drop(pointers);
     builder

@@ -10,8 +10,12 @@ fn build(
     limits: &BTreeMap<String, usize>,
 ) -> Result<(ApiRoutes, SchemaSet), ConfigError> {
     let mut b = SchemaSetBuilder::new(Dialect::Draft2020, true);
-    let routes = compile(
-        doc,
+    // Read as a configuration is (prose left out, component schemas apart as text).
+    let text = doc.to_string();
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let lean = crate::lean::document(&mut de).unwrap().unwrap();
+    let routes = compile_lean(
+        lean,
         &mut b,
         ApiOptions {
             base_path: None,
@@ -431,5 +435,56 @@ fn schemas_kept_as_text_validate_as_the_whole_document_does_also_after_eviction(
         for i in 0..n {
             assert!(pieces.is_valid(id_of(&routes, i), &json!({"n": i})));
         }
+    }
+}
+
+#[test]
+fn component_schemas_read_apart_validate_as_when_read_whole() {
+    // The lean reader keeps `components.schemas` as text; a document whose references need them
+    // as a whole (a `$ref` to `#/components/schemas` itself) or that names schemas by `$id` puts
+    // them back. Every way must answer alike.
+    let doc = json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {"/a": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "p": {"$ref": "#/components/schemas/P"},
+                "q": {"$ref": "#/components/schemas/Q~1R"}}}}}},
+            "responses": {}}}},
+        "components": {"schemas": {
+            "P": {"type": "integer", "nullable": true, "minimum": 1, "exclusiveMinimum": true,
+                  "description": "prose"},
+            "Q/R": {"type": "string", "maxLength": 2, "example": "ab"}}}});
+    let mut whole_map = doc.clone();
+    whole_map["paths"]["/b"] = json!({"post": {"requestBody": {"content": {"application/json": {
+        "schema": {"additionalProperties": {"$ref": "#/components/schemas"}}}}}, "responses": {}}});
+    let mut with_id = doc.clone();
+    with_id["components"]["schemas"]["Other"] = json!({"$id": "https://example.com/o"});
+    let ids = |doc: Value| {
+        let (routes, schemas) = build(doc, &BTreeMap::new()).unwrap();
+        let Lookup::Found(op, _) = routes.lookup("POST", "/a") else {
+            panic!("no operation")
+        };
+        let media = MediaType::parse("application/json");
+        let BodyPlan::ValidateJson(id) = op.body.as_ref().unwrap().plan(media.as_ref()) else {
+            panic!("no JSON plan");
+        };
+        (schemas, id)
+    };
+    let sets = [ids(doc), ids(whole_map), ids(with_id)];
+    for (body, valid) in [
+        (json!({"p": 2, "q": "ab"}), true),
+        (json!({"p": null}), true),
+        (json!({"p": 1}), false),
+        (json!({"p": "2"}), false),
+        (json!({"q": "abc"}), false),
+        (json!({"q": null}), false),
+    ] {
+        let answers: Vec<_> = sets
+            .iter()
+            .map(|(set, id)| (set.is_valid(*id, &body), set.validate(*id, &body)))
+            .collect();
+        assert_eq!(answers[0].0, valid, "{body}");
+        assert_eq!(answers[0].1.is_empty(), valid, "{body}");
+        assert_eq!(answers[0], answers[1], "{body}");
+        assert_eq!(answers[0], answers[2], "{body}");
     }
 }
