@@ -280,6 +280,17 @@ impl Pieces {
     /// `$ref`s reach, each at its pointer, and the root's `$schema`: what validating or planning
     /// those schemas reads (equal there to [`request_document`]'s).
     pub fn closure<'a>(&self, roots: impl IntoIterator<Item = &'a str>, doc_url: &str) -> Value {
+        self.closure_except(roots, doc_url, |_| false)
+    }
+
+    /// [`Self::closure`] without following the pointers `done` tells (a caller that has read
+    /// them, and what they reach, before).
+    pub fn closure_except<'a>(
+        &self,
+        roots: impl IntoIterator<Item = &'a str>,
+        doc_url: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> Value {
         let mut out = Map::new();
         if let Some(schema) = &self.schema {
             out.insert("$schema".into(), schema.clone());
@@ -288,6 +299,9 @@ impl Pieces {
         let mut added: BTreeSet<&str> = BTreeSet::new();
         let mut todo: Vec<String> = roots.into_iter().map(str::to_string).collect();
         while let Some(pointer) = todo.pop() {
+            if done(&pointer) {
+                continue;
+            }
             let Some((at, text)) = self.piece_of(&pointer) else {
                 continue;
             };

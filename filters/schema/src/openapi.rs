@@ -564,8 +564,15 @@ impl Check<'_> {
         if self.checked.contains(pointer) {
             return Ok(());
         }
-        let schemas = self.schemas;
-        schemas.with(pointer, |_, kept| self.reach_in(kept, builder, pointer))
+        match self.schemas {
+            Schemas::Whole(kept) => self.reach_in(kept, builder, pointer),
+            Schemas::Pieces(pieces) => {
+                // Only the pieces of pointers not checked yet (the shared components once).
+                let checked = &self.checked;
+                let kept = pieces.closure_except([pointer], DOC_URL, |p| checked.contains(p));
+                self.reach_in(&kept, builder, pointer)
+            }
+        }
     }
 
     /// [`Self::reach`] in `kept` (the document, or the pieces `pointer` reaches).
