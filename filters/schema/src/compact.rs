@@ -8,7 +8,7 @@
 //! by a URL rather than a pointer) is kept whole.
 
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Annotations: keywords that never change whether a value is valid.
 const ANNOTATIONS: [&str; 7] = [
@@ -64,6 +64,20 @@ pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Val
     if has_base_keys(doc) {
         return doc.clone();
     }
+    let mut out = Map::new();
+    if let Some(schema) = doc.get("$schema") {
+        out.insert("$schema".into(), schema.clone());
+    }
+    let mut out = Value::Object(out);
+    each_kept(doc, roots, doc_url, |pointer, schema| {
+        insert_at(&mut out, pointer, schema);
+    });
+    out
+}
+
+/// Moves the outermost schemas [`request_document`] keeps out of `doc`, annotations left out,
+/// and hands each to `f` with its pointer.
+fn each_kept(doc: &mut Value, roots: &[String], doc_url: &str, f: impl FnMut(&str, Value)) {
     let mut kept: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = roots.to_vec();
     while let Some(pointer) = todo.pop() {
@@ -76,14 +90,45 @@ pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Val
         local_refs(value, doc_url, &mut todo);
         kept.insert(pointer);
     }
-    let mut out = Map::new();
-    if let Some(schema) = doc.get("$schema") {
-        out.insert("$schema".into(), schema.clone());
+    move_outermost(doc, &kept, f);
+}
+
+/// The texts by component name again (for [`Pieces::take_split`]'s `Err`).
+fn names_back(texts: BTreeMap<String, Box<str>>) -> BTreeMap<String, Box<str>> {
+    texts
+        .into_iter()
+        .map(|(pointer, text)| {
+            let name = pointer
+                .strip_prefix("/components/schemas/")
+                .unwrap_or(&pointer)
+                .replace("~1", "/")
+                .replace("~0", "~");
+            (name, text)
+        })
+        .collect()
+}
+
+/// The entry of `texts` (by pointer) holding `pointer`: its own pointer and text.
+fn piece_in<'t>(
+    texts: &'t BTreeMap<String, Box<str>>,
+    pointer: &str,
+) -> Option<(&'t str, &'t str)> {
+    let mut at = pointer;
+    loop {
+        if let Some((p, text)) = texts.get_key_value(at) {
+            return Some((p.as_str(), text));
+        }
+        let i = at.rfind('/')?;
+        at = at.get(..i)?;
     }
-    let mut out = Value::Object(out);
+}
+
+/// Moves the outermost of the `kept` pointers' schemas out of `doc`, annotations left out, and
+/// hands each to `f` with its pointer.
+fn move_outermost(doc: &mut Value, kept: &BTreeSet<String>, mut f: impl FnMut(&str, Value)) {
     let mut last: Option<&str> = None;
-    // Sorted, a pointer comes right after its ancestors: only outermost ones are copied.
-    for pointer in &kept {
+    // Sorted, a pointer comes right after its ancestors: only outermost ones are moved.
+    for pointer in kept {
         let inside = |a: &str| {
             pointer
                 .strip_prefix(a)
@@ -96,14 +141,191 @@ pub fn request_document(doc: &mut Value, roots: &[String], doc_url: &str) -> Val
         if let Some(value) = doc.pointer_mut(pointer) {
             let mut schema = std::mem::take(value);
             strip_annotations(&mut schema);
-            insert_at(&mut out, pointer, schema);
+            f(pointer, schema);
         }
     }
-    out
+}
+
+/// What [`request_document`] keeps, as JSON text: one piece per outermost kept schema, by its
+/// pointer (issue 13). A large description's request schemas are thousands of small objects,
+/// which as `serde_json::Value`s cost several times their text (the large bench description's:
+/// 9.4 MiB in a Wasm VM, against about 1 MB of text). A validator or a plan reads a schema from
+/// [`Pieces::closure`]: the pieces it reaches, parsed into a document of their own.
+#[derive(Debug, Default)]
+pub struct Pieces {
+    /// `$schema` at the document's root.
+    schema: Option<Value>,
+    /// Each kept schema's text, by its JSON pointer.
+    texts: BTreeMap<String, Box<str>>,
+    /// Every reference in the pieces is a plain `$ref` into the document (see
+    /// [`refs_are_local`]).
+    local: bool,
+}
+
+impl Pieces {
+    /// The pieces of `doc` (see [`request_document`]), or `None` for a document that is kept
+    /// whole (it has keys that change how a `$ref` resolves); `doc` is then untouched.
+    pub fn take(doc: &mut Value, roots: &[String], doc_url: &str) -> Option<Self> {
+        if has_base_keys(doc) {
+            return None;
+        }
+        let mut pieces = Pieces {
+            schema: doc.get("$schema").cloned(),
+            texts: BTreeMap::new(),
+            local: true,
+        };
+        each_kept(doc, roots, doc_url, |pointer, schema| {
+            pieces.local = pieces.local && refs_walk(&schema, doc_url, false);
+            // Writing a `Value` as JSON cannot fail (its keys are strings).
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            pieces.texts.insert(pointer.to_string(), text.into());
+        });
+        Some(pieces)
+    }
+
+    /// [`Self::take`] of a document whose `components.schemas` are apart, as text by name
+    /// ([`crate::lean::LeanDocument`]): the texts the roots reach become pieces as they are.
+    /// `Err` gives `texts` back, `doc` untouched, where that cannot be (a key that changes how
+    /// `$ref`s resolve, or a root or reference that holds component schemas, such as
+    /// `#/components/schemas` itself): put them back and [`Self::take`] the whole.
+    pub fn take_split(
+        doc: &mut Value,
+        texts: BTreeMap<String, Box<str>>,
+        roots: &[String],
+        doc_url: &str,
+    ) -> Result<Self, BTreeMap<String, Box<str>>> {
+        if has_base_keys(doc) {
+            return Err(texts);
+        }
+        let mut texts: BTreeMap<String, Box<str>> = texts
+            .into_iter()
+            .map(|(name, text)| {
+                let pointer = format!(
+                    "/components/schemas/{}",
+                    name.replace('~', "~0").replace('/', "~1")
+                );
+                (pointer, text)
+            })
+            .collect();
+        let holds_texts = |pointer: &str| {
+            texts.keys().any(|t| {
+                pointer.is_empty()
+                    || t.strip_prefix(pointer)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        let mut local = true;
+        let mut kept: BTreeSet<String> = BTreeSet::new();
+        let mut kept_texts: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = roots.to_vec();
+        while let Some(pointer) = todo.pop() {
+            if kept.contains(&pointer) {
+                continue;
+            }
+            if let Some((at, text)) = piece_in(&texts, &pointer) {
+                if kept_texts.insert(at.to_string()) {
+                    // Written from a `Value` (`crate::lean`).
+                    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    if has_base_keys(&value) {
+                        return Err(names_back(texts));
+                    }
+                    local = local && refs_walk(&value, doc_url, false);
+                    local_refs(&value, doc_url, &mut todo);
+                }
+                continue;
+            }
+            let Some(value) = doc.pointer(&pointer) else {
+                continue;
+            };
+            if holds_texts(&pointer) {
+                return Err(names_back(texts));
+            }
+            local_refs(value, doc_url, &mut todo);
+            kept.insert(pointer);
+        }
+        let mut pieces = Pieces {
+            schema: doc.get("$schema").cloned(),
+            texts: BTreeMap::new(),
+            local,
+        };
+        move_outermost(doc, &kept, |pointer, schema| {
+            pieces.local = pieces.local && refs_walk(&schema, doc_url, false);
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            pieces.texts.insert(pointer.to_string(), text.into());
+        });
+        for at in kept_texts {
+            if let Some(text) = texts.remove(&at) {
+                pieces.texts.insert(at, text);
+            }
+        }
+        Ok(pieces)
+    }
+
+    /// Whether every reference is a plain `$ref` into the document (see [`refs_are_local`]).
+    pub fn refs_are_local(&self) -> bool {
+        self.local
+    }
+
+    /// The bytes of text kept.
+    pub fn text_bytes(&self) -> usize {
+        self.texts.values().map(|t| t.len()).sum()
+    }
+
+    /// The piece holding `pointer`: its own pointer and text.
+    fn piece_of(&self, pointer: &str) -> Option<(&str, &str)> {
+        piece_in(&self.texts, pointer)
+    }
+
+    /// A document with the pieces holding `roots` (JSON pointers) and every piece their local
+    /// `$ref`s reach, each at its pointer, and the root's `$schema`: what validating or planning
+    /// those schemas reads (equal there to [`request_document`]'s).
+    pub fn closure<'a>(&self, roots: impl IntoIterator<Item = &'a str>, doc_url: &str) -> Value {
+        self.closure_except(roots, doc_url, |_| false)
+    }
+
+    /// [`Self::closure`] without following the pointers `done` tells (a caller that has read
+    /// them, and what they reach, before).
+    pub fn closure_except<'a>(
+        &self,
+        roots: impl IntoIterator<Item = &'a str>,
+        doc_url: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> Value {
+        let mut out = Map::new();
+        if let Some(schema) = &self.schema {
+            out.insert("$schema".into(), schema.clone());
+        }
+        let mut out = Value::Object(out);
+        let mut added: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<String> = roots.into_iter().map(str::to_string).collect();
+        while let Some(pointer) = todo.pop() {
+            if done(&pointer) {
+                continue;
+            }
+            let Some((at, text)) = self.piece_of(&pointer) else {
+                continue;
+            };
+            if !added.insert(at) {
+                continue;
+            }
+            // The text was written from a `Value` by `take`.
+            let Ok(value) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            local_refs(&value, doc_url, &mut todo);
+            insert_at(&mut out, at, value);
+        }
+        out
+    }
+
+    /// Every piece, as [`request_document`] would have kept them.
+    pub fn document(&self, doc_url: &str) -> Value {
+        self.closure(self.texts.keys().map(String::as_str), doc_url)
+    }
 }
 
 /// Whether any object in `v` has a key that changes how `$ref`s resolve.
-fn has_base_keys(v: &Value) -> bool {
+pub(crate) fn has_base_keys(v: &Value) -> bool {
     match v {
         Value::Object(map) => {
             BASE_KEYS
@@ -123,28 +345,31 @@ fn has_base_keys(v: &Value) -> bool {
 /// be checked without compiling it (see `openapi`). Literal values may make this `false` where
 /// it need not be; that only costs a full compile.
 pub fn refs_are_local(kept: &Value, doc_url: &str) -> bool {
-    fn walk(v: &Value, doc_url: &str, root: bool) -> bool {
-        match v {
-            Value::Object(map) => {
-                let local = match map.get("$ref") {
-                    Some(Value::String(r)) => {
-                        r.starts_with('#')
-                            || r.strip_prefix(doc_url).is_some_and(|f| f.starts_with('#'))
-                    }
-                    _ => true,
-                };
-                local
-                    && !(["$dynamicRef", "$recursiveRef"]
-                        .iter()
-                        .any(|k| map.contains_key(*k)))
-                    && (root || !map.contains_key("$schema"))
-                    && map.values().all(|m| walk(m, doc_url, false))
-            }
-            Value::Array(items) => items.iter().all(|i| walk(i, doc_url, false)),
-            _ => true,
+    !has_base_keys(kept) && refs_walk(kept, doc_url, true)
+}
+
+/// [`refs_are_local`] but for keys that change how references resolve; `root`: `v` is the
+/// document's root (where `$schema` may be).
+fn refs_walk(v: &Value, doc_url: &str, root: bool) -> bool {
+    match v {
+        Value::Object(map) => {
+            let local = match map.get("$ref") {
+                Some(Value::String(r)) => {
+                    r.starts_with('#')
+                        || r.strip_prefix(doc_url).is_some_and(|f| f.starts_with('#'))
+                }
+                _ => true,
+            };
+            local
+                && !(["$dynamicRef", "$recursiveRef"]
+                    .iter()
+                    .any(|k| map.contains_key(*k)))
+                && (root || !map.contains_key("$schema"))
+                && map.values().all(|m| refs_walk(m, doc_url, false))
         }
+        Value::Array(items) => items.iter().all(|i| refs_walk(i, doc_url, false)),
+        _ => true,
     }
-    !has_base_keys(kept) && walk(kept, doc_url, true)
 }
 
 /// Calls `f` with every regular expression of `schema` and of its sub-schemas (`pattern` values
@@ -214,7 +439,7 @@ pub fn local_refs(v: &Value, doc_url: &str, out: &mut Vec<String>) {
 
 /// Leaves out the annotations of a schema and of its sub-schemas (only where schemas are, so a
 /// property called `description` stays).
-fn strip_annotations(schema: &mut Value) {
+pub(crate) fn strip_annotations(schema: &mut Value) {
     let Value::Object(obj) = schema else {
         return;
     };
@@ -315,6 +540,56 @@ mod tests {
         for root in &roots {
             assert!(out.pointer(root).is_some(), "{root}");
         }
+    }
+
+    #[test]
+    fn pieces_hold_what_the_compact_document_holds_and_a_closure_only_what_its_roots_reach() {
+        let doc = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "paths": {"/a": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}},
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "description": "d"}}]
+            }}},
+            "components": {"schemas": {
+                "A": {"type": "object", "description": "an A",
+                      "properties": {"b": {"$ref": "urn:test:doc#/components/schemas/B"},
+                                     "n": {"type": "number", "multipleOf": 0.1, "maximum": 1e300}}},
+                "B": {"type": "integer", "minimum": -9007199254740993_i64, "enum": [{"description": "v"}]},
+                "C": {"type": "string"}
+            }}
+        });
+        let body = "/paths/~1a/post/requestBody/content/application~1json/schema";
+        let param = "/paths/~1a/post/parameters/0/schema";
+        let roots = [body.to_string(), param.to_string()];
+        let whole = request_document(&mut doc.clone(), &roots, URL);
+        let pieces = Pieces::take(&mut doc.clone(), &roots, URL).unwrap();
+        assert!(pieces.refs_are_local());
+        assert_eq!(pieces.document(URL), whole);
+        // The body's closure: its piece, A and B (the text read back as it was), not the parameter.
+        let closure = pieces.closure([body], URL);
+        assert_eq!(closure.pointer(body), whole.pointer(body));
+        assert_eq!(
+            closure.pointer("/components/schemas"),
+            Some(&json!({"A": whole["components"]["schemas"]["A"],
+                         "B": whole["components"]["schemas"]["B"]}))
+        );
+        assert_eq!(closure.pointer(param), None);
+        assert_eq!(closure["$schema"], doc["$schema"]);
+        // A pointer inside a piece finds it.
+        let inner = pieces.closure(["/components/schemas/A/properties/n"], URL);
+        assert_eq!(
+            inner.pointer("/components/schemas/A/properties/n"),
+            Some(&json!({"type": "number", "multipleOf": 0.1, "maximum": 1e300}))
+        );
+        // A document naming schemas by `$id` has no pieces; one with a foreign `$ref` is not local.
+        let mut with_id = doc.clone();
+        with_id["components"]["schemas"]["C"]["$id"] = json!("https://x/c.json");
+        assert!(Pieces::take(&mut with_id.clone(), &roots, URL).is_none());
+        let mut foreign = doc.clone();
+        foreign["components"]["schemas"]["B"]["$ref"] = json!("https://x/b.json");
+        assert!(!Pieces::take(&mut foreign, &roots, URL)
+            .unwrap()
+            .refs_are_local());
     }
 
     #[test]

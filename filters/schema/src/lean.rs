@@ -9,6 +9,7 @@
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Keys left out when their value is a string (outside literal values).
@@ -24,10 +25,243 @@ const LITERAL: [&str; 6] = [
     "discriminator",
 ];
 
+/// A description as read: without prose, and its component schemas (`components.schemas`) apart,
+/// each as JSON text with its annotations left out (issue 13: thousands of small schema objects
+/// as `serde_json::Value`s cost several times their text in a Wasm VM, which keeps the most
+/// memory it ever used; read this way, the large bench description's schemas never are all
+/// `Value`s at once). [`LeanDocument::whole`] puts them back.
+#[derive(Debug, Default)]
+pub struct LeanDocument {
+    /// The document; `components.schemas` is an empty object where `schemas` has its entries.
+    pub doc: Value,
+    /// `components.schemas`, by name (valid JSON: written from a `Value`).
+    pub schemas: BTreeMap<String, Box<str>>,
+    /// One of `schemas` has a key that changes how `$ref`s resolve (`$id`, `$anchor`, ...): the
+    /// document is then compiled whole.
+    pub base_keys: bool,
+}
+
+impl LeanDocument {
+    /// The document with its component schemas in place.
+    pub fn whole(self) -> Value {
+        let LeanDocument {
+            mut doc, schemas, ..
+        } = self;
+        if schemas.is_empty() {
+            return doc;
+        }
+        if let Some(Value::Object(map)) = doc.pointer_mut("/components/schemas") {
+            for (name, text) in schemas {
+                // Written by `SchemaTexts` from a `Value`.
+                let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                map.insert(name, value);
+            }
+        }
+        doc
+    }
+}
+
+impl From<Value> for LeanDocument {
+    fn from(doc: Value) -> Self {
+        LeanDocument {
+            doc,
+            schemas: BTreeMap::new(),
+            base_keys: false,
+        }
+    }
+}
+
 /// `deserialize_with` for the `openapi` field.
-pub fn document<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Value>, D::Error> {
-    let doc = Lean { literal: false }.deserialize(de)?;
-    Ok((!doc.is_null()).then_some(doc))
+pub fn document<'de, D: Deserializer<'de>>(de: D) -> Result<Option<LeanDocument>, D::Error> {
+    let mut texts = Texts::default();
+    let doc = Top {
+        texts: &mut texts,
+        depth: 0,
+    }
+    .deserialize(de)?;
+    if doc.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(LeanDocument {
+        doc,
+        schemas: texts.schemas,
+        base_keys: texts.base_keys,
+    }))
+}
+
+/// What [`SchemaTexts`] reads.
+#[derive(Default)]
+struct Texts {
+    schemas: BTreeMap<String, Box<str>>,
+    base_keys: bool,
+}
+
+/// The document's root (`depth` 0) and its `components` (1), as [`Lean`] reads them, but
+/// `components.schemas` read by [`SchemaTexts`] into `schemas`.
+struct Top<'a> {
+    texts: &'a mut Texts,
+    depth: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        LEAN.visit_bool(v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        LEAN.visit_i64(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        LEAN.visit_u64(v)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        LEAN.visit_f64(v)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        LEAN.visit_str(v)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        LEAN.visit_string(v)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        LEAN.visit_unit()
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        LEAN.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        self.deserialize(de)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        LEAN.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = match (self.depth, key.as_str()) {
+                (0, "components") => map.next_value_seed(Top {
+                    texts: &mut *self.texts,
+                    depth: 1,
+                })?,
+                (1, "schemas") => {
+                    // A later `schemas` replaces an earlier one, as in a `Value`.
+                    *self.texts = Texts::default();
+                    map.next_value_seed(SchemaTexts {
+                        texts: &mut *self.texts,
+                    })?
+                }
+                _ => {
+                    let literal = LITERAL.contains(&key.as_str()) || key.starts_with("x-");
+                    map.next_value_seed(Lean { literal })?
+                }
+            };
+            if value.is_string() && PROSE.contains(&key.as_str()) {
+                continue;
+            }
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+const LEAN: Lean = Lean { literal: false };
+
+/// `components.schemas`: each entry read by [`Lean`], its annotations left out
+/// ([`crate::compact`]), then written as text into `schemas`; an empty object is left in the
+/// document. Anything but an object is read by [`Lean`].
+struct SchemaTexts<'a> {
+    texts: &'a mut Texts,
+}
+
+impl<'de> DeserializeSeed<'de> for SchemaTexts<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SchemaTexts<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        LEAN.visit_bool(v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        LEAN.visit_i64(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        LEAN.visit_u64(v)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        LEAN.visit_f64(v)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        LEAN.visit_str(v)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        LEAN.visit_string(v)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        LEAN.visit_unit()
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        LEAN.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        self.deserialize(de)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        LEAN.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while let Some(name) = map.next_key::<String>()? {
+            let mut schema = map.next_value_seed(LEAN)?;
+            crate::compact::strip_annotations(&mut schema);
+            self.texts.base_keys = self.texts.base_keys || crate::compact::has_base_keys(&schema);
+            // Writing a `Value` as JSON cannot fail (its keys are strings).
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            self.texts.schemas.insert(name, text.into());
+        }
+        Ok(Value::Object(Map::new()))
+    }
 }
 
 /// A JSON value; prose left out unless `literal`.
@@ -51,35 +285,35 @@ impl<'de> Visitor<'de> for Lean {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
         Ok(Value::from(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
         Ok(Value::from(v))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
         Ok(Value::String(v))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
 
@@ -116,7 +350,7 @@ mod tests {
 
     fn read(text: &str) -> Value {
         let mut de = serde_json::Deserializer::from_str(text);
-        document(&mut de).unwrap().unwrap()
+        document(&mut de).unwrap().unwrap().whole()
     }
 
     #[test]

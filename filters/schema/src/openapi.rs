@@ -6,6 +6,7 @@ use crate::coerce::TypeHint;
 use crate::compact;
 use crate::dialect30;
 use crate::form::FormSpec;
+use crate::lean::LeanDocument;
 use crate::media::{is_json_essence, MediaRange};
 use crate::operation::{ApiRoutes, BodySpec, Operation, PathItem, FORM_URLENCODED};
 use crate::params::{ParamCheck, ParamSpec, Style};
@@ -49,11 +50,25 @@ pub struct ApiOptions<'a> {
 
 /// Compiles a document; errors name the field under `openapi`.
 pub fn compile(
-    mut doc: Value,
+    doc: Value,
+    builder: &mut SchemaSetBuilder,
+    options: ApiOptions<'_>,
+) -> Result<ApiRoutes, ConfigError> {
+    compile_lean(LeanDocument::from(doc), builder, options)
+}
+
+/// [`compile`] of a document as [`crate::lean`] reads it (its component schemas apart, as text).
+pub fn compile_lean(
+    lean: LeanDocument,
     builder: &mut SchemaSetBuilder,
     options: ApiOptions<'_>,
 ) -> Result<ApiRoutes, ConfigError> {
     let at = |path: &str, reason: String| ConfigError::at(path, reason).within("openapi");
+    let LeanDocument {
+        mut doc,
+        schemas: mut texts,
+        base_keys,
+    } = lean;
     let version = doc
         .get("openapi")
         .and_then(Value::as_str)
@@ -61,6 +76,13 @@ pub fn compile(
         .to_string();
     let dialect = if version.starts_with("3.0.") {
         dialect30::translate_document(&mut doc);
+        for text in texts.values_mut() {
+            // Each was written from a `Value` (`crate::lean`).
+            if let Ok(mut schema) = serde_json::from_str::<Value>(text) {
+                dialect30::translate_schema(&mut schema);
+                *text = serde_json::to_string(&schema).unwrap_or_default().into();
+            }
+        }
         Dialect::Draft7
     } else if version.starts_with("3.1.") {
         match doc.get("jsonSchemaDialect").and_then(Value::as_str) {
@@ -91,7 +113,7 @@ pub fn compile(
     // First the schemas' pointers, then only what they need is given to the validator.
     let mut recorder = DocCompiler {
         doc: &doc,
-        schemas: &doc,
+        schemas: Schemas::Whole(&doc),
         builder: None,
         check: None,
         options,
@@ -100,16 +122,57 @@ pub fn compile(
     };
     walk_paths(&mut recorder)?;
     let pointers = std::mem::take(&mut recorder.pointers);
-    // The schemas move to `kept`: from here on they are read there (type hints, checks).
-    let kept = compact::request_document(&mut doc, &pointers, DOC_URL);
+    // Resources given in config (`schemas`) may name the document's schemas: the validator then
+    // has it whole, as a `Value`.
+    let alone = builder.is_empty();
+    // The schemas move out of the document, as text where their references are all local (the
+    // validator and the plans read the few each schema reaches, when they need them), else into
+    // one `Value` the validator compiles whole.
+    let mut split = None;
+    if alone && !base_keys && !texts.is_empty() {
+        match compact::Pieces::take_split(&mut doc, std::mem::take(&mut texts), &pointers, DOC_URL)
+        {
+            Ok(pieces) => split = Some(pieces),
+            Err(back) => texts = back,
+        }
+    }
+    let (kept, pieces) = match split {
+        Some(pieces) if pieces.refs_are_local() => (None, Some(pieces)),
+        Some(pieces) => (Some(pieces.document(DOC_URL)), None),
+        None => {
+            let mut doc_whole = LeanDocument {
+                doc: std::mem::take(&mut doc),
+                schemas: std::mem::take(&mut texts),
+                base_keys,
+            }
+            .whole();
+            let out = match compact::Pieces::take(&mut doc_whole, &pointers, DOC_URL) {
+                Some(pieces) if alone && pieces.refs_are_local() => (None, Some(pieces)),
+                Some(pieces) => (Some(pieces.document(DOC_URL)), None),
+                None => (
+                    Some(compact::request_document(
+                        &mut doc_whole,
+                        &pointers,
+                        DOC_URL,
+                    )),
+                    None,
+                ),
+            };
+            doc = doc_whole;
+            out
+        }
+    };
     drop(pointers);
     builder
         .add_resource(OAS_31_DIALECT, oas_dialect_meta_schema())
         .map_err(|e| at("", e))?;
     // Compiling every schema to find the bad ones took most of configure (and twice: Envoy
     // configures a canary VM first); where references are plain, checking is much cheaper.
-    let cheap = compact::refs_are_local(&kept, DOC_URL);
-    if !cheap {
+    let cheap = match (&kept, &pieces) {
+        (Some(kept), _) => compact::refs_are_local(kept, DOC_URL),
+        (None, _) => true,
+    };
+    if let (Some(kept), false) = (&kept, cheap) {
         builder
             .add_resource(DOC_URL, kept.clone())
             .map_err(|e| at("", e))?;
@@ -118,12 +181,17 @@ pub fn compile(
         Some(p) => p.trim_end_matches('/').to_string(),
         None => server_base_path(&doc),
     };
+    let schemas = match (&kept, &pieces) {
+        (Some(kept), _) => Schemas::Whole(kept),
+        (None, Some(pieces)) => Schemas::Pieces(pieces),
+        (None, None) => Schemas::Whole(&doc),
+    };
     let mut compiler = DocCompiler {
         doc: &doc,
-        schemas: &kept,
+        schemas,
         builder: Some(builder),
         check: cheap.then(|| Check {
-            kept: &kept,
+            schemas,
             dialect,
             checked: HashSet::new(),
         }),
@@ -142,8 +210,10 @@ pub fn compile(
     }
     drop(compiler);
     drop(doc);
-    if cheap {
-        builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?;
+    match (kept, pieces) {
+        (Some(kept), _) if cheap => builder.add_resource(DOC_URL, kept).map_err(|e| at("", e))?,
+        (None, Some(pieces)) => builder.add_pieces(DOC_URL, pieces).map_err(|e| at("", e))?,
+        _ => {}
     }
     Ok(ApiRoutes::new(base_path, paths))
 }
@@ -166,11 +236,31 @@ fn walk_paths(compiler: &mut DocCompiler<'_, '_>) -> Result<Vec<PathItem>, Confi
     Ok(paths)
 }
 
+/// Where the schemas are read (type hints, checks): the document, the compact document they
+/// were moved to, or its pieces of text.
+#[derive(Clone, Copy)]
+enum Schemas<'d> {
+    Whole(&'d Value),
+    Pieces(&'d compact::Pieces),
+}
+
+impl Schemas<'_> {
+    /// `f` over the schema at `pointer` (`None` where there is none) and the document it is in.
+    fn with<R>(self, pointer: &str, f: impl FnOnce(Option<&Value>, &Value) -> R) -> R {
+        match self {
+            Schemas::Whole(doc) => f(doc.pointer(pointer), doc),
+            Schemas::Pieces(pieces) => {
+                let doc = pieces.closure([pointer], DOC_URL);
+                f(doc.pointer(pointer), &doc)
+            }
+        }
+    }
+}
+
 struct DocCompiler<'d, 'b> {
     doc: &'d Value,
-    /// Where the schemas are read (for type hints): the document, or the compact document they
-    /// were moved to.
-    schemas: &'d Value,
+    /// Where the schemas are read (for type hints).
+    schemas: Schemas<'d>,
     /// `None`: only record the schemas' pointers (in `pointers`).
     builder: Option<&'b mut SchemaSetBuilder>,
     /// `Some`: schemas are checked (not compiled) against the document the validator gets.
@@ -431,10 +521,10 @@ impl DocCompiler<'_, '_> {
 
     /// The type hint of the schema at `pointer`.
     fn hint_at(&self, pointer: &str) -> TypeHint {
-        match self.schemas.pointer(pointer) {
-            Some(schema) => TypeHint::from_schema(schema, self.schemas),
+        self.schemas.with(pointer, |schema, doc| match schema {
+            Some(schema) => TypeHint::from_schema(schema, doc),
             None => TypeHint::default(),
-        }
+        })
     }
 
     fn compile_at(&mut self, pointer: &str, field: &str) -> Result<SchemaId, ConfigError> {
@@ -462,8 +552,8 @@ impl DocCompiler<'_, '_> {
 /// document) is valid against the dialect's meta-schema, every `$ref` resolves, and every
 /// regular expression compiles. The validator then compiles schemas on first use only.
 struct Check<'d> {
-    /// The document the validator gets ([`compact::request_document`]).
-    kept: &'d Value,
+    /// What the validator gets ([`compact::request_document`] or [`compact::Pieces`]).
+    schemas: Schemas<'d>,
     dialect: Dialect,
     /// Pointers already checked.
     checked: HashSet<String>,
@@ -471,14 +561,34 @@ struct Check<'d> {
 
 impl Check<'_> {
     fn reach(&mut self, builder: &mut SchemaSetBuilder, pointer: &str) -> Result<(), String> {
+        if self.checked.contains(pointer) {
+            return Ok(());
+        }
+        match self.schemas {
+            Schemas::Whole(kept) => self.reach_in(kept, builder, pointer),
+            Schemas::Pieces(pieces) => {
+                // Only the pieces of pointers not checked yet (the shared components once).
+                let checked = &self.checked;
+                let kept = pieces.closure_except([pointer], DOC_URL, |p| checked.contains(p));
+                self.reach_in(&kept, builder, pointer)
+            }
+        }
+    }
+
+    /// [`Self::reach`] in `kept` (the document, or the pieces `pointer` reaches).
+    fn reach_in(
+        &mut self,
+        kept: &Value,
+        builder: &mut SchemaSetBuilder,
+        pointer: &str,
+    ) -> Result<(), String> {
         let mut todo = vec![pointer.to_string()];
         while let Some(pointer) = todo.pop() {
             if self.checked.contains(&pointer) {
                 continue;
             }
             let location = format!("{DOC_URL}#{}", utf8_percent_encode(&pointer, FRAGMENT));
-            let schema = self
-                .kept
+            let schema = kept
                 .pointer(&pointer)
                 .ok_or_else(|| format!("`$ref` to `{location}`: it does not exist"))?;
             builder

@@ -10,8 +10,12 @@ fn build(
     limits: &BTreeMap<String, usize>,
 ) -> Result<(ApiRoutes, SchemaSet), ConfigError> {
     let mut b = SchemaSetBuilder::new(Dialect::Draft2020, true);
-    let routes = compile(
-        doc,
+    // Read as a configuration is (prose left out, component schemas apart as text).
+    let text = doc.to_string();
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let lean = crate::lean::document(&mut de).unwrap().unwrap();
+    let routes = compile_lean(
+        lean,
         &mut b,
         ApiOptions {
             base_path: None,
@@ -388,4 +392,120 @@ fn openapi_30_path_parameters_are_decided_quickly() {
     assert!(set.accepts_value(schemas[0], &json!("abc-1")));
     assert!(!set.accepts_value(schemas[0], &json!("ABC")));
     assert!(param_violations(&set, op, "/things/abc-1", &[], caps).is_empty());
+}
+
+#[test]
+fn schemas_kept_as_text_validate_as_the_whole_document_does_also_after_eviction() {
+    // Issue 13: a description whose references are all local keeps its schemas as text pieces,
+    // each compiled (and planned) from the pieces it reaches. Its answers must be those of the
+    // same description compiled whole (an `$id` anywhere keeps it whole), the first time and
+    // after every compiled schema was dropped and compiled again.
+    let n = crate::validator::MAX_COMPILED_SCHEMAS / 2;
+    let (routes, pieces) = build(many_operations(n), &BTreeMap::new()).unwrap();
+    let mut whole_doc = many_operations(n);
+    whole_doc["components"]["schemas"]["Other"] = json!({"$id": "https://example.com/other"});
+    let (whole_routes, whole) = build(whole_doc, &BTreeMap::new()).unwrap();
+    let id_of = |routes: &ApiRoutes, i: usize| {
+        let Lookup::Found(op, _) = routes.lookup("POST", &format!("/r{i}")) else {
+            panic!("POST /r{i} not found");
+        };
+        let media = MediaType::parse("application/json");
+        let BodyPlan::ValidateJson(id) = op.body.as_ref().unwrap().plan(media.as_ref()) else {
+            panic!("no JSON plan");
+        };
+        id
+    };
+    let limits = crate::json::JsonLimits {
+        max_depth: 32,
+        max_number_length: 40,
+        duplicate_keys: crate::json::DuplicateKeys::Reject,
+    };
+    let some: Vec<usize> = (0..n).step_by(97).chain([n - 1]).collect();
+    let mut first = Vec::new();
+    for round in 0..2 {
+        let mut k = 0;
+        for &i in &some {
+            let (id, whole_id) = (id_of(&routes, i), id_of(&whole_routes, i));
+            let valid = json!({"n": i, "s": {"v": 1}});
+            assert!(
+                pieces.accepts_json(id, valid.to_string().as_bytes(), &limits),
+                "{i}"
+            );
+            for body in [
+                valid,
+                json!({"n": i, "s": {"v": "x"}}),
+                json!({"n": -1, "s": 3}),
+                json!({"s": {"v": 1.5}}),
+                json!([]),
+            ] {
+                let errors = pieces.validate(id, &body);
+                assert_eq!(errors, whole.validate(whole_id, &body), "{i}: {body}");
+                assert_eq!(pieces.is_valid(id, &body), errors.is_empty(), "{i}: {body}");
+                if !errors.is_empty() {
+                    assert!(!pieces.accepts_json(id, body.to_string().as_bytes(), &limits));
+                }
+                if round == 0 {
+                    first.push(errors);
+                } else {
+                    assert_eq!(first[k], errors, "{i}: {body} after eviction");
+                }
+                k += 1;
+            }
+        }
+        // Every schema compiled once: more than are kept, so the ones above are dropped.
+        for i in 0..n {
+            assert!(pieces.is_valid(id_of(&routes, i), &json!({"n": i})));
+        }
+    }
+}
+
+#[test]
+fn component_schemas_read_apart_validate_as_when_read_whole() {
+    // The lean reader keeps `components.schemas` as text; a document whose references need them
+    // as a whole (a `$ref` to `#/components/schemas` itself) or that names schemas by `$id` puts
+    // them back. Every way must answer alike.
+    let doc = json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {"/a": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "p": {"$ref": "#/components/schemas/P"},
+                "q": {"$ref": "#/components/schemas/Q~1R"}}}}}},
+            "responses": {}}}},
+        "components": {"schemas": {
+            "P": {"type": "integer", "nullable": true, "minimum": 1, "exclusiveMinimum": true,
+                  "description": "prose"},
+            "Q/R": {"type": "string", "maxLength": 2, "example": "ab"}}}});
+    let mut whole_map = doc.clone();
+    whole_map["paths"]["/b"] = json!({"post": {"requestBody": {"content": {"application/json": {
+        "schema": {"additionalProperties": {"$ref": "#/components/schemas"}}}}}, "responses": {}}});
+    let mut with_id = doc.clone();
+    with_id["components"]["schemas"]["Other"] = json!({"$id": "https://example.com/o"});
+    let ids = |doc: Value| {
+        let (routes, schemas) = build(doc, &BTreeMap::new()).unwrap();
+        let Lookup::Found(op, _) = routes.lookup("POST", "/a") else {
+            panic!("no operation")
+        };
+        let media = MediaType::parse("application/json");
+        let BodyPlan::ValidateJson(id) = op.body.as_ref().unwrap().plan(media.as_ref()) else {
+            panic!("no JSON plan");
+        };
+        (schemas, id)
+    };
+    let sets = [ids(doc), ids(whole_map), ids(with_id)];
+    for (body, valid) in [
+        (json!({"p": 2, "q": "ab"}), true),
+        (json!({"p": null}), true),
+        (json!({"p": 1}), false),
+        (json!({"p": "2"}), false),
+        (json!({"q": "abc"}), false),
+        (json!({"q": null}), false),
+    ] {
+        let answers: Vec<_> = sets
+            .iter()
+            .map(|(set, id)| (set.is_valid(*id, &body), set.validate(*id, &body)))
+            .collect();
+        assert_eq!(answers[0].0, valid, "{body}");
+        assert_eq!(answers[0].1.is_empty(), valid, "{body}");
+        assert_eq!(answers[0], answers[1], "{body}");
+        assert_eq!(answers[0], answers[2], "{body}");
+    }
 }

@@ -906,3 +906,54 @@ fn percent_encoded_pointers_are_planned_as_boon_reads_them() {
         assert!(!full(&set, id, body.as_bytes(), &LIMITS), "{body}");
     }
 }
+
+#[test]
+fn schemas_planned_in_batches_each_keep_their_own_shapes() {
+    // Schemas are planned PLAN_BATCH at a time and the batches' shapes appended: every schema
+    // must still find its own checks (a renumbering slip would hand it another's), in the first
+    // batch, the last and between, with a component all of them share.
+    let count = crate::quick::PLAN_BATCH * 3 + 5;
+    let defs: serde_json::Map<String, Value> = (0..count)
+        .map(|i| {
+            (
+                format!("s{i}"),
+                json!({"type": "object", "required": ["n"], "additionalProperties": false,
+                       "properties": {"n": {"type": "integer", "minimum": i, "maximum": i},
+                                      "tag": {"$ref": "#/$defs/shared"},
+                                      "list": {"type": "array", "items": {"$ref": "#/$defs/shared"}}}}),
+            )
+        })
+        .chain([(
+            "shared".to_string(),
+            json!({"type": "string", "maxLength": 3}),
+        )])
+        .collect();
+    let mut builder = SchemaSetBuilder::new(Dialect::Draft2020, false);
+    builder
+        .add_resource("urn:test:batches", json!({"$defs": defs}))
+        .unwrap();
+    let ids: Vec<SchemaId> = (0..count)
+        .map(|i| {
+            builder
+                .compile(&format!("urn:test:batches#/$defs/s{i}"))
+                .unwrap()
+        })
+        .collect();
+    let set = builder.finish();
+    for (i, &id) in ids.iter().enumerate() {
+        let ok = format!(r#"{{"n": {i}, "tag": "abc", "list": ["a", "bc"]}}"#);
+        assert!(
+            agrees(&set, id, ok.as_bytes(), &LIMITS),
+            "schema {i} planned"
+        );
+        let other = format!(r#"{{"n": {}}}"#, i + 1);
+        assert!(!agrees(&set, id, other.as_bytes(), &LIMITS), "schema {i}");
+        assert!(!full(&set, id, other.as_bytes(), &LIMITS));
+        let long = format!(r#"{{"n": {i}, "list": ["abcd"]}}"#);
+        assert!(!agrees(&set, id, long.as_bytes(), &LIMITS), "schema {i}");
+        assert!(
+            !agrees(&set, id, br#"{"n": 0, "x": 1}"#, &LIMITS),
+            "schema {i}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ use palisade_core::problem::Problem;
 use palisade_core::remote::Target;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -122,9 +122,21 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn digest(bytes: &[u8]) -> u64 {
+/// A hash of the first `size` bytes of the call's answer, read from the host a chunk at a time.
+fn digest(host: &dyn Host, size: usize) -> u64 {
     let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
+    let mut at = 0;
+    while at < size {
+        let chunk = host
+            .body(Body::HttpCallResponse, at, CHUNK.min(size - at))
+            .unwrap_or_default();
+        if chunk.is_empty() {
+            break;
+        }
+        h.write(&chunk);
+        at = at.saturating_add(chunk.len());
+    }
+    h.write_usize(at);
     h.finish()
 }
 
@@ -239,22 +251,31 @@ impl RemoteDocument {
         }
         self.in_flight = None;
         let now = host.unix_nanos();
-        let outcome = match self.read(host, size) {
+        let outcome = match self.check(host, size) {
             Err(why) => {
                 self.failed(now, why.clone());
                 Outcome::Failed(why)
             }
-            Ok(bytes) => {
-                let d = digest(&bytes);
+            Ok(()) => {
+                let d = digest(host, size);
                 if self.current.is_some() && self.digest == Some(d) {
                     self.loaded(now);
                     Outcome::Unchanged
                 } else {
-                    let len = bytes.len();
-                    match crate::config::compile_with_document(&self.config, bytes) {
+                    // Read from the host a chunk at a time as it is parsed: the document's bytes
+                    // are never all in the VM's memory (which keeps its peak).
+                    let body = std::io::BufReader::with_capacity(
+                        CHUNK,
+                        HostBody {
+                            host,
+                            at: 0,
+                            end: size,
+                        },
+                    );
+                    match crate::config::compile_with_reader(&self.config, body) {
                         Ok(compiled) => {
                             log::info!(
-                                "palisade-schema: openapi_remote {}{}: {len} bytes compiled",
+                                "palisade-schema: openapi_remote {}{}: {size} bytes compiled",
                                 self.spec.target.authority,
                                 self.spec.target.path,
                             );
@@ -280,7 +301,8 @@ impl RemoteDocument {
         (outcome, wake)
     }
 
-    fn read(&self, host: &dyn Host, size: usize) -> Result<Vec<u8>, String> {
+    /// Whether the call's answer is a document to read: `200` and at most `max_bytes`.
+    fn check(&self, host: &dyn Host, size: usize) -> Result<(), String> {
         let status = host
             .header(HeaderMap::HttpCallResponse, ":status")
             .ok_or("no response (connection failure or timeout)")?;
@@ -293,9 +315,37 @@ impl RemoteDocument {
                 self.spec.max_bytes
             ));
         }
-        Ok(host
-            .body(Body::HttpCallResponse, 0, size)
-            .unwrap_or_default())
+        Ok(())
+    }
+}
+
+/// How much of a fetched document is read from the host at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The first `end` bytes of the call's answer, read from the host as they are asked for.
+struct HostBody<'h> {
+    host: &'h dyn Host,
+    at: usize,
+    end: usize,
+}
+
+impl std::io::Read for HostBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.end.saturating_sub(self.at));
+        if want == 0 {
+            return Ok(0);
+        }
+        let chunk = self
+            .host
+            .body(Body::HttpCallResponse, self.at, want)
+            .unwrap_or_default();
+        let n = chunk.len().min(want);
+        let (Some(to), Some(from)) = (buf.get_mut(..n), chunk.get(..n)) else {
+            return Ok(0);
+        };
+        to.copy_from_slice(from);
+        self.at = self.at.saturating_add(n);
+        Ok(n)
     }
 }
 

@@ -236,6 +236,59 @@ fn a_refresh_compiles_only_a_changed_document_and_a_bad_one_keeps_the_old() {
     assert!(!Rc::ptr_eq(&first, &doc.current().unwrap()));
 }
 
+#[test]
+fn a_document_of_many_chunks_is_read_whole_and_a_change_past_the_first_chunk_is_seen() {
+    // The document is read from the host a chunk at a time (never whole in the VM's memory):
+    // the digest and the parse must both see every chunk (here the JSON itself starts in the
+    // fourth).
+    let host = MockHost::new().at_seconds(1000);
+    let mut doc = document(pending(json!({"refresh_interval": "60s"})));
+    doc.wait(1, host.unix_nanos());
+    doc.tick(&host);
+    let mut shop: Value = serde_json::from_str(SHOP).unwrap();
+    let padded = |shop: &Value| {
+        let text = serde_json::to_string_pretty(shop).unwrap();
+        format!("{}{text}", " ".repeat(3 * CHUNK + 17))
+    };
+    let first_text = padded(&shop);
+    assert!(first_text.len() > 3 * CHUNK + 1000);
+    let token = answer(&host, "200", first_text.as_bytes());
+    assert_eq!(
+        doc.on_response(&host, token, first_text.len()).0,
+        Outcome::Loaded
+    );
+    let first = doc.current().unwrap();
+    // The same bytes again: unchanged.
+    host.advance(Duration::from_secs(60));
+    doc.tick(&host);
+    let token = answer(&host, "200", first_text.as_bytes());
+    assert_eq!(
+        doc.on_response(&host, token, first_text.len()).0,
+        Outcome::Unchanged
+    );
+    // A change past the first chunk: compiled again.
+    shop["info"]["version"] = json!("2");
+    let changed = padded(&shop);
+    host.advance(Duration::from_secs(60));
+    doc.tick(&host);
+    let token = answer(&host, "200", changed.as_bytes());
+    assert_eq!(
+        doc.on_response(&host, token, changed.len()).0,
+        Outcome::Loaded
+    );
+    assert!(!Rc::ptr_eq(&first, &doc.current().unwrap()));
+    // Cut short (the announced size is less than the document): not JSON, the old one stays.
+    let second = doc.current().unwrap();
+    host.advance(Duration::from_secs(60));
+    doc.tick(&host);
+    let token = answer(&host, "200", first_text.as_bytes());
+    assert!(matches!(
+        doc.on_response(&host, token, first_text.len() - 10).0,
+        Outcome::Failed(why) if why.contains("not JSON")
+    ));
+    assert!(Rc::ptr_eq(&second, &doc.current().unwrap()));
+}
+
 fn module(host: &MockHost) -> Rc<Module> {
     let setup = prepare(remote_config(json!({})).to_string().as_bytes()).unwrap();
     Rc::new(Module::single(

@@ -6,8 +6,9 @@
 //! Nothing is ever fetched: every `$ref` resolves to a resource given in config, a standard
 //! meta-schema embedded in boon, or fails at compile time.
 
+use crate::compact::Pieces;
 use crate::json::JsonLimits;
-use crate::quick::{Planner, Plans};
+use crate::quick::{Planner, Plans, MAX_NODES, PLAN_BATCH};
 use boon::{
     CompileError, Compiler, Draft, ErrorKind, Format, SchemaIndex, Schemas, UrlLoader,
     ValidationError,
@@ -109,11 +110,40 @@ fn negation_url(id: usize) -> String {
     format!("urn:palisade:negation:{id}")
 }
 
-/// The documents (owned by boon's compiler) and the schemas compiled from them so far.
+/// A compiler set up as every one of a set is (dialect, no fetching, formats).
+fn new_compiler(default: Dialect, assert_formats: bool) -> Compiler {
+    let mut compiler = Compiler::new();
+    compiler.set_default_draft(default.draft());
+    compiler.use_loader(Box::new(NoFetch));
+    if assert_formats {
+        compiler.enable_format_assertions();
+    }
+    // OpenAPI's integer formats: the value must fit.
+    compiler.register_format(Format {
+        name: "int32",
+        func: |v| fits(v, i64::from(i32::MIN), i64::from(i32::MAX)),
+    });
+    compiler.register_format(Format {
+        name: "int64",
+        func: |v| fits(v, i64::MIN, i64::MAX),
+    });
+    compiler
+}
+
+/// The documents (owned by boon's compiler, or kept as [`Pieces`]) and the schemas compiled from
+/// them so far.
 struct Lazy {
     compiler: Compiler,
     schemas: Schemas,
     entries: HashMap<usize, Entry>,
+    /// Schemas whose negation wrapper `compiler` has (added on first use: a wrapper per schema
+    /// was about 1 KiB each in Wasm, most never used).
+    wrapped: HashSet<usize>,
+    /// A document kept as text, by URL: a schema in it is compiled by a compiler of its own
+    /// given only the pieces the schema reaches ([`Pieces::closure`]).
+    pieces: Option<(String, Pieces)>,
+    dialect: Dialect,
+    assert_formats: bool,
 }
 
 /// A schema compiled in the current [`Lazy::schemas`].
@@ -138,20 +168,56 @@ impl Lazy {
             self.schemas = Schemas::new();
             self.entries.clear();
         }
-        let schema = match known {
-            Some(entry) => entry.schema,
-            None => self
-                .compiler
-                .compile(location, &mut self.schemas)
-                .map_err(|e| compile_message(&e))?,
-        };
-        let negation = if negate {
-            // It cannot fail where the schema compiled; without it validation walks the whole value.
-            self.compiler
-                .compile(&negation_url(id), &mut self.schemas)
-                .ok()
-        } else {
-            None
+        let wrapper = || serde_json::json!({"not": {"$ref": location}});
+        let (url, fragment) = location.split_once('#').unwrap_or((location, ""));
+        let (schema, negation) = match &self.pieces {
+            Some((doc_url, pieces)) if doc_url == url => {
+                // A compiler of its own, given the pieces the schema reaches; compiled schemas
+                // of the same pointers in `schemas` are reused (the same text).
+                let pointer = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
+                let mut compiler = new_compiler(self.dialect, self.assert_formats);
+                compiler
+                    .add_resource(doc_url, pieces.closure([pointer.as_ref()], doc_url))
+                    .map_err(|e| compile_message(&e))?;
+                let schema = match known {
+                    Some(entry) => entry.schema,
+                    None => compiler
+                        .compile(location, &mut self.schemas)
+                        .map_err(|e| compile_message(&e))?,
+                };
+                let negation = if negate {
+                    let url = negation_url(id);
+                    compiler
+                        .add_resource(&url, wrapper())
+                        .ok()
+                        .and_then(|()| compiler.compile(&url, &mut self.schemas).ok())
+                } else {
+                    None
+                };
+                (schema, negation)
+            }
+            _ => {
+                let schema = match known {
+                    Some(entry) => entry.schema,
+                    None => self
+                        .compiler
+                        .compile(location, &mut self.schemas)
+                        .map_err(|e| compile_message(&e))?,
+                };
+                let negation = if negate {
+                    let url = negation_url(id);
+                    if self.wrapped.insert(id) {
+                        // Failing only loses the short-circuit check (see `Entry::negation`).
+                        let _ = self.compiler.add_resource(&url, wrapper());
+                    }
+                    // It cannot fail where the schema compiled; without it validation walks the
+                    // whole value.
+                    self.compiler.compile(&url, &mut self.schemas).ok()
+                } else {
+                    None
+                };
+                (schema, negation)
+            }
         };
         let entry = Entry { schema, negation };
         self.entries.insert(id, entry);
@@ -189,26 +255,15 @@ impl SchemaSetBuilder {
     /// A builder whose schemas without `$schema` use `default`; `assert_formats` makes `format`
     /// an assertion in every draft (2019-09 and later treat it as an annotation otherwise).
     pub fn new(default: Dialect, assert_formats: bool) -> Self {
-        let mut compiler = Compiler::new();
-        compiler.set_default_draft(default.draft());
-        compiler.use_loader(Box::new(NoFetch));
-        if assert_formats {
-            compiler.enable_format_assertions();
-        }
-        // OpenAPI's integer formats: the value must fit.
-        compiler.register_format(Format {
-            name: "int32",
-            func: |v| fits(v, i64::from(i32::MIN), i64::from(i32::MAX)),
-        });
-        compiler.register_format(Format {
-            name: "int64",
-            func: |v| fits(v, i64::MIN, i64::MAX),
-        });
         Self {
             lazy: Lazy {
-                compiler,
+                compiler: new_compiler(default, assert_formats),
                 schemas: Schemas::new(),
                 entries: HashMap::new(),
+                wrapped: HashSet::new(),
+                pieces: None,
+                dialect: default,
+                assert_formats,
             },
             locations: Vec::new(),
             ids: HashMap::new(),
@@ -220,6 +275,26 @@ impl SchemaSetBuilder {
             dialect: default,
             assert_formats,
         }
+    }
+
+    /// Whether no document was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty() && self.lazy.pieces.is_none()
+    }
+
+    /// Makes a document kept as [`Pieces`] available under `url` (one per set): each schema in
+    /// it is compiled from the pieces it reaches, by a compiler of its own. Its references must
+    /// all be local ([`Pieces::refs_are_local`]) and no other document may refer to it: only
+    /// schemas of it checked without compiling ([`Self::register`]) may be in it.
+    pub fn add_pieces(&mut self, url: &str, pieces: Pieces) -> Result<(), String> {
+        Compiler::new()
+            .add_resource(url, Value::Null)
+            .map_err(|e| compile_message(&e))?;
+        if self.lazy.pieces.is_some() {
+            return Err("one document as pieces per set".into());
+        }
+        self.lazy.pieces = Some((url.to_string(), pieces));
+        Ok(())
     }
 
     /// Makes a document available to `$ref` (and to [`Self::compile`]) under `url`. The URL is
@@ -266,9 +341,6 @@ impl SchemaSetBuilder {
             return SchemaId(id);
         }
         let id = self.locations.len();
-        let wrapper = serde_json::json!({"not": {"$ref": location}});
-        // Failing only loses the short-circuit check (see `Entry::negation`).
-        let _ = self.lazy.compiler.add_resource(&negation_url(id), wrapper);
         self.locations.push(location.to_string());
         self.ids.insert(location.to_string(), id);
         SchemaId(id)
@@ -316,15 +388,44 @@ impl SchemaSetBuilder {
 
     /// The checked set.
     pub fn finish(mut self) -> SchemaSet {
-        let mut planner = Planner::new(
-            &self.docs,
-            self.dialect == Dialect::Draft2020,
-            self.assert_formats,
-        );
-        for location in &self.locations {
-            planner.add(location);
+        let mut plans = Plans::default();
+        let mut nodes = 0;
+        for batch in self.locations.chunks(PLAN_BATCH) {
+            // The batch's schemas in the pieces document, with what they reach, for the planner.
+            let closure = self.lazy.pieces.as_ref().map(|(url, pieces)| {
+                let pointers: Vec<String> = batch
+                    .iter()
+                    .filter_map(|l| l.split_once('#'))
+                    .filter(|(u, _)| u == url)
+                    .map(|(_, f)| {
+                        percent_encoding::percent_decode_str(f)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
+                    .collect();
+                (
+                    url.clone(),
+                    pieces.closure(pointers.iter().map(String::as_str), url),
+                )
+            });
+            if let Some((url, doc)) = closure {
+                self.docs.insert(url, doc);
+            }
+            let mut planner = Planner::new(
+                &self.docs,
+                self.dialect == Dialect::Draft2020,
+                self.assert_formats,
+            );
+            planner.limit_nodes(MAX_NODES.saturating_sub(nodes));
+            for location in batch {
+                planner.add(location);
+            }
+            nodes = nodes.saturating_add(planner.nodes());
+            plans.append(planner.finish());
+            if let Some((url, _)) = &self.lazy.pieces {
+                self.docs.remove(url);
+            }
         }
-        let plans = planner.finish();
         for (url, doc) in std::mem::take(&mut self.docs) {
             if !self.given.contains(&url) {
                 // The URL was checked in `add_resource`.
