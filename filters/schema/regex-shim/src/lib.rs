@@ -5,10 +5,10 @@
 //! ECMA-262 defines). `regex` brings its automata, literal searchers and prefilters: about 800 KB
 //! of the schema module, which V8 compiles whole when Envoy loads it (start time and memory follow
 //! a module's size). regex-lite, by the same authors, has the same API and syntax without them,
-//! but no Unicode classes of its own; so a pattern is first parsed by `regex-syntax` (which boon
-//! uses anyway, with its Unicode tables), whose translation spells out every Unicode class
-//! (`\p{Letter}`) and case fold as explicit ranges, and that is what regex-lite compiles: the
-//! same language as `regex` accepts, matched by a smaller engine.
+//! but no Unicode classes of its own and ASCII-only case folding; so a pattern is first parsed
+//! into regex-syntax's AST (which boon parses anyway), every Unicode class (`\p{Letter}`) and
+//! case fold is spelled out as explicit ranges from ICU4X's data (`unicode`), and that is what
+//! regex-lite compiles: the same language as `regex` accepts, matched by a smaller engine.
 //!
 //! The root `Cargo.toml` puts this crate in place of `regex` for the workspace
 //! (`[patch.crates-io]`); a crate that needs `regex` features this one lacks (criterion) keeps the
@@ -19,7 +19,10 @@ use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
 
+// Everything but `Error`, `Regex` and `RegexBuilder` (defined here; they shadow the glob).
 pub use regex_lite::*;
+
+mod unicode;
 
 /// A compiled regular expression: regex-lite's, from the pattern with every Unicode class and
 /// case fold spelled out.
@@ -109,18 +112,17 @@ impl RegexBuilder {
 
     /// Compiles the pattern.
     pub fn build(&self) -> Result<Regex, Error> {
-        let mut parser = regex_syntax::ParserBuilder::new();
-        parser.case_insensitive(self.case_insensitive);
+        let mut parser = regex_syntax::ast::parse::ParserBuilder::new();
         if let Some(limit) = self.nest_limit {
             parser.nest_limit(limit);
         }
         // What regex-syntax cannot parse, regex-lite cannot either: its error is the answer.
-        let spelled = parser
-            .build()
-            .parse(&self.pattern)
-            .map(|hir| hir.to_string());
-        let lite = match spelled {
-            Ok(spelled) => self.lite(&spelled).or_else(|_| self.lite(&self.pattern))?,
+        let lite = match parser.build().parse(&self.pattern) {
+            Ok(ast) => {
+                let spelled = unicode::spell_out(&self.pattern, &ast, self.case_insensitive)
+                    .map_err(|message| Error { message })?;
+                self.lite(&spelled)?
+            }
             Err(_) => self.lite(&self.pattern)?,
         };
         Ok(Regex {
@@ -137,9 +139,28 @@ impl RegexBuilder {
         if let Some(limit) = self.nest_limit {
             b.nest_limit(limit);
         }
-        b.case_insensitive(self.case_insensitive).build()
+        b.case_insensitive(self.case_insensitive)
+            .build()
+            .map_err(|e| Error {
+                message: e.to_string(),
+            })
     }
 }
+
+/// Why a pattern does not compile: regex-lite's message, or why its Unicode classes cannot be
+/// spelled out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {
@@ -167,7 +188,47 @@ mod tests {
     }
 
     #[test]
+    fn classes_inside_brackets_negations_and_folds_match_as_regex_would() {
+        let m = |p: &str, t: &str| Regex::new(p).unwrap().is_match(t);
+        assert!(m(r"^[\p{Greek}0-9]+$", "αβ12"));
+        assert!(!m(r"^[\p{Greek}0-9]+$", "ab"));
+        assert!(m(r"^[^\p{L}]+$", "12 !"));
+        assert!(!m(r"^[^\p{L}]+$", "1a"));
+        assert!(m(r"^[\P{L}x]+$", "1x2"));
+        assert!(!m(r"^[\P{L}x]+$", "1y"));
+        assert!(m(r"^[\p{L}&&\p{Greek}]$", "λ"));
+        assert!(!m(r"^[\p{L}&&\p{Greek}]$", "l"));
+        assert!(m(r"^[\p{L}--\p{Latin}]+$", "λж"));
+        assert!(!m(r"^[\p{L}--\p{Latin}]+$", "λa"));
+        assert!(m(r"^\p{gc=Lu}\p{sc:Cyrillic}\p{scx=Grek}$", "Aжλ"));
+        assert!(m(r"^\p{gc!=Lu}$", "a"));
+        assert!(!m(r"^\p{gc!=Lu}$", "A"));
+        assert!(m(r"^\p{Any}\p{ASCII}\p{Assigned}$", "😀aé"));
+        assert!(!m(r"^\p{Assigned}$", "\u{378}"));
+        assert!(m(r"^\p{Emoji_Presentation}$", "😀"));
+        assert!(m(r"^\p{White_Space}\p{space}$", "\u{3000} "));
+        // Digits, spaces and word characters as Unicode defines them (boon gives ASCII ones).
+        assert!(m(r"^\d\s\w$", "٣\u{3000}é"));
+        assert!(m(r"(?-u:^\d$)", "7"));
+        assert!(!m(r"(?-u:^\d$)", "٣"));
+        // Case folds beyond ASCII, in literals, ranges and classes.
+        assert!(m(r"(?i)^é$", "É"));
+        assert!(m(r"(?i)^[à-ä]+$", "ÄÀ"));
+        assert!(m(r"(?i)^\p{Lu}+$", "abc"));
+        assert!(m(r"(?i)^k$", "\u{212A}"));
+        assert!(m(r"(?i)^σ+$", "Σς"));
+        assert!(!m(r"(?i)^[^k]$", "\u{212A}"));
+        assert!(m(r"(?i:é)É", "éÉ"));
+        assert!(!m(r"(?i:é)É", "éé"));
+        assert!(!m(r"^é$", "É"));
+    }
+
+    #[test]
     fn bad_patterns_are_errors() {
+        // Not ECMA-262 properties (nor spelled out here): `regex` has them, regex-lite not.
+        for bad in [r"\p{Age=3.0}", r"\p{Word_Break=ALetter}", r"\p{Hyphen}"] {
+            assert!(Regex::new(bad).is_err(), "{bad}");
+        }
         for bad in ["(", r"\p{NoSuchClass}", "a{2,1}", "[z-a]"] {
             assert!(Regex::new(bad).is_err(), "{bad}");
         }
