@@ -52,7 +52,7 @@ impl LeanDocument {
         }
         if let Some(Value::Object(map)) = doc.pointer_mut("/components/schemas") {
             for (name, text) in schemas {
-                // Written by `SchemaTexts` from a `Value`.
+                // Written by `Top` from a `Value`.
                 let value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 map.insert(name, value);
             }
@@ -76,7 +76,7 @@ pub fn document<'de, D: Deserializer<'de>>(de: D) -> Result<Option<LeanDocument>
     let mut texts = Texts::default();
     let doc = Top {
         texts: &mut texts,
-        depth: 0,
+        level: Level::Root,
     }
     .deserialize(de)?;
     if doc.is_null() {
@@ -89,18 +89,31 @@ pub fn document<'de, D: Deserializer<'de>>(de: D) -> Result<Option<LeanDocument>
     }))
 }
 
-/// What [`SchemaTexts`] reads.
+/// What [`Top`] reads from `components.schemas`.
 #[derive(Default)]
 struct Texts {
     schemas: BTreeMap<String, Box<str>>,
     base_keys: bool,
 }
 
-/// The document's root (`depth` 0) and its `components` (1), as [`Lean`] reads them, but
-/// `components.schemas` read by [`SchemaTexts`] into `schemas`.
+/// Where [`Top`] reads in the document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// The document's root, read as [`Lean`] reads it but for `components`.
+    Root,
+    /// `components`, read as [`Lean`] reads it but for `schemas`.
+    Components,
+    /// `components.schemas`: each entry read by [`Lean`], its annotations left out
+    /// ([`crate::compact`]), then written as text into [`Texts`]; an empty object is left in the
+    /// document. Anything but an object is read by [`Lean`].
+    Schemas,
+}
+
+/// The document's top levels ([`Level`]): one visitor for the three, so the JSON reader is
+/// compiled for one more visitor, not three (a module's size).
 struct Top<'a> {
     texts: &'a mut Texts,
-    depth: u8,
+    level: Level,
 }
 
 impl<'de> DeserializeSeed<'de> for Top<'_> {
@@ -159,18 +172,31 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.level == Level::Schemas {
+            while let Some(name) = map.next_key::<String>()? {
+                let mut schema = map.next_value_seed(LEAN)?;
+                crate::compact::strip_annotations(&mut schema);
+                self.texts.base_keys =
+                    self.texts.base_keys || crate::compact::has_base_keys(&schema);
+                // Writing a `Value` as JSON cannot fail (its keys are strings).
+                let text = serde_json::to_string(&schema).unwrap_or_default();
+                self.texts.schemas.insert(name, text.into());
+            }
+            return Ok(Value::Object(Map::new()));
+        }
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = match (self.depth, key.as_str()) {
-                (0, "components") => map.next_value_seed(Top {
+            let value = match (self.level, key.as_str()) {
+                (Level::Root, "components") => map.next_value_seed(Top {
                     texts: &mut *self.texts,
-                    depth: 1,
+                    level: Level::Components,
                 })?,
-                (1, "schemas") => {
+                (Level::Components, "schemas") => {
                     // A later `schemas` replaces an earlier one, as in a `Value`.
                     *self.texts = Texts::default();
-                    map.next_value_seed(SchemaTexts {
+                    map.next_value_seed(Top {
                         texts: &mut *self.texts,
+                        level: Level::Schemas,
                     })?
                 }
                 _ => {
@@ -188,81 +214,6 @@ impl<'de> Visitor<'de> for Top<'_> {
 }
 
 const LEAN: Lean = Lean { literal: false };
-
-/// `components.schemas`: each entry read by [`Lean`], its annotations left out
-/// ([`crate::compact`]), then written as text into `schemas`; an empty object is left in the
-/// document. Anything but an object is read by [`Lean`].
-struct SchemaTexts<'a> {
-    texts: &'a mut Texts,
-}
-
-impl<'de> DeserializeSeed<'de> for SchemaTexts<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SchemaTexts<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
-        LEAN.visit_bool(v)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
-        LEAN.visit_i64(v)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
-        LEAN.visit_u64(v)
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        LEAN.visit_f64(v)
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
-        LEAN.visit_str(v)
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
-        LEAN.visit_string(v)
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
-        LEAN.visit_unit()
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
-        LEAN.visit_none()
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        self.deserialize(de)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        LEAN.visit_seq(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        while let Some(name) = map.next_key::<String>()? {
-            let mut schema = map.next_value_seed(LEAN)?;
-            crate::compact::strip_annotations(&mut schema);
-            self.texts.base_keys = self.texts.base_keys || crate::compact::has_base_keys(&schema);
-            // Writing a `Value` as JSON cannot fail (its keys are strings).
-            let text = serde_json::to_string(&schema).unwrap_or_default();
-            self.texts.schemas.insert(name, text.into());
-        }
-        Ok(Value::Object(Map::new()))
-    }
-}
 
 /// A JSON value; prose left out unless `literal`.
 #[derive(Clone, Copy)]
