@@ -262,7 +262,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
 }
 
 /// Parses the plugin configuration and compiles it, or, with `openapi_remote`, checks every
-/// setting and leaves the document for [`compile_with_document`].
+/// setting and leaves the document for [`compile_with_reader`].
 pub fn prepare(bytes: &[u8]) -> Result<Setup, ConfigError> {
     let config = read(bytes)?;
     let Some(remote) = &config.openapi_remote else {
@@ -283,19 +283,7 @@ pub fn prepare(bytes: &[u8]) -> Result<Setup, ConfigError> {
 }
 
 /// Compiles a configuration with `openapi_remote` (checked by [`prepare`]) with the fetched
-/// `document` (OpenAPI JSON) in place of the remote. The bytes are dropped once read, before
-/// compiling (a Wasm VM keeps the most memory it ever used).
-pub fn compile_with_document(config: &[u8], document: Vec<u8>) -> Result<Compiled, ConfigError> {
-    with_document(config, || {
-        let mut de = serde_json::Deserializer::from_slice(&document);
-        let doc = crate::lean::document(&mut de).and_then(|doc| de.end().map(|()| doc));
-        drop(de);
-        drop(document);
-        doc
-    })
-}
-
-/// [`compile_with_document`] with the document read from `document` as it is parsed, so its
+/// document (OpenAPI JSON) in place of the remote, read from `document` as it is parsed, so its
 /// bytes are never all in memory at once (the filter reads a fetched one from the host a chunk
 /// at a time: issue 13, 5.8 MiB less at the peak of a worker compiling the large bench
 /// description). `document` should be buffered (serde_json reads it a byte at a time).
@@ -303,19 +291,10 @@ pub fn compile_with_reader(
     config: &[u8],
     document: impl std::io::Read,
 ) -> Result<Compiled, ConfigError> {
-    with_document(config, || {
-        let mut de = serde_json::Deserializer::from_reader(document);
-        let doc = crate::lean::document(&mut de).and_then(|doc| de.end().map(|()| doc));
-        doc
-    })
-}
-
-fn with_document(
-    config: &[u8],
-    parse: impl FnOnce() -> Result<Option<crate::lean::LeanDocument>, serde_json::Error>,
-) -> Result<Compiled, ConfigError> {
     let mut config = read(config)?;
-    let doc = parse()
+    let mut de = serde_json::Deserializer::from_reader(document);
+    let doc = crate::lean::document(&mut de)
+        .and_then(|doc| de.end().map(|()| doc))
         .map_err(|e| ConfigError::at("openapi_remote", format!("the document is not JSON: {e}")))?;
     let Some(doc) = doc else {
         return Err(ConfigError::at("openapi_remote", "the document is `null`"));
@@ -375,7 +354,7 @@ pub fn compile_config(config: Config) -> Result<Compiled, ConfigError> {
     if config.openapi_remote.is_some() {
         return Err(ConfigError::at(
             "openapi_remote",
-            "the document is fetched: compile it with `compile_with_document`",
+            "the document is fetched: compile it with `compile_with_reader`",
         ));
     }
     check_settings(&config)?;

@@ -168,10 +168,9 @@ pub fn compile_lean(
         .map_err(|e| at("", e))?;
     // Compiling every schema to find the bad ones took most of configure (and twice: Envoy
     // configures a canary VM first); where references are plain, checking is much cheaper.
-    let cheap = match (&kept, &pieces) {
-        (Some(kept), _) => compact::refs_are_local(kept, DOC_URL),
-        (None, _) => true,
-    };
+    let cheap = kept
+        .as_ref()
+        .is_none_or(|kept| compact::refs_are_local(kept, DOC_URL));
     if let (Some(kept), false) = (&kept, cheap) {
         builder
             .add_resource(DOC_URL, kept.clone())

@@ -472,7 +472,7 @@ impl<'d> Planner<'d> {
 /// such as `#/paths/~1things~1%7Bid%7D/get` names the path template's operation); `None` for a
 /// fragment that is no pointer (an anchor) or does not decode to UTF-8. Pointers the planner
 /// builds itself from member names are never encoded, so every pointer it keeps is decoded.
-fn pointer_of(fragment: &str) -> Option<std::borrow::Cow<'_, str>> {
+pub(crate) fn pointer_of(fragment: &str) -> Option<std::borrow::Cow<'_, str>> {
     if !(fragment.is_empty() || fragment.starts_with('/')) {
         return None;
     }

@@ -168,56 +168,42 @@ impl Lazy {
             self.schemas = Schemas::new();
             self.entries.clear();
         }
-        let wrapper = || serde_json::json!({"not": {"$ref": location}});
+        // A schema of the document kept as pieces gets a compiler of its own, given the pieces
+        // it reaches; compiled schemas of the same pointers in `schemas` are reused (the same
+        // text). Any other schema is compiled by the set's compiler.
         let (url, fragment) = location.split_once('#').unwrap_or((location, ""));
-        let (schema, negation) = match &self.pieces {
-            Some((doc_url, pieces)) if doc_url == url => {
-                // A compiler of its own, given the pieces the schema reaches; compiled schemas
-                // of the same pointers in `schemas` are reused (the same text).
-                let pointer = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
-                let mut compiler = new_compiler(self.dialect, self.assert_formats);
-                compiler
-                    .add_resource(doc_url, pieces.closure([pointer.as_ref()], doc_url))
-                    .map_err(|e| compile_message(&e))?;
-                let schema = match known {
-                    Some(entry) => entry.schema,
-                    None => compiler
-                        .compile(location, &mut self.schemas)
-                        .map_err(|e| compile_message(&e))?,
-                };
-                let negation = if negate {
-                    let url = negation_url(id);
-                    compiler
-                        .add_resource(&url, wrapper())
-                        .ok()
-                        .and_then(|()| compiler.compile(&url, &mut self.schemas).ok())
-                } else {
-                    None
-                };
-                (schema, negation)
+        let mut own = None;
+        if let Some((doc_url, pieces)) = self.pieces.as_ref().filter(|(u, _)| u == url) {
+            let pointer = crate::quick::pointer_of(fragment)
+                .ok_or_else(|| format!("`{location}` names no JSON pointer"))?;
+            let mut compiler = new_compiler(self.dialect, self.assert_formats);
+            compiler
+                .add_resource(doc_url, pieces.closure([pointer.as_ref()], doc_url))
+                .map_err(|e| compile_message(&e))?;
+            own = Some(compiler);
+        }
+        let schema = match known {
+            Some(entry) => entry.schema,
+            None => own
+                .as_mut()
+                .unwrap_or(&mut self.compiler)
+                .compile(location, &mut self.schemas)
+                .map_err(|e| compile_message(&e))?,
+        };
+        let negation = if negate {
+            let url = negation_url(id);
+            // The set's compiler keeps a wrapper once added; an own compiler never has one.
+            let add = own.is_some() || self.wrapped.insert(id);
+            let compiler = own.as_mut().unwrap_or(&mut self.compiler);
+            if add {
+                // Failing only loses the short-circuit check (see `Entry::negation`).
+                let _ = compiler.add_resource(&url, serde_json::json!({"not": {"$ref": location}}));
             }
-            _ => {
-                let schema = match known {
-                    Some(entry) => entry.schema,
-                    None => self
-                        .compiler
-                        .compile(location, &mut self.schemas)
-                        .map_err(|e| compile_message(&e))?,
-                };
-                let negation = if negate {
-                    let url = negation_url(id);
-                    if self.wrapped.insert(id) {
-                        // Failing only loses the short-circuit check (see `Entry::negation`).
-                        let _ = self.compiler.add_resource(&url, wrapper());
-                    }
-                    // It cannot fail where the schema compiled; without it validation walks the
-                    // whole value.
-                    self.compiler.compile(&url, &mut self.schemas).ok()
-                } else {
-                    None
-                };
-                (schema, negation)
-            }
+            // It cannot fail where the schema compiled; without it validation walks the whole
+            // value.
+            compiler.compile(&url, &mut self.schemas).ok()
+        } else {
+            None
         };
         let entry = Entry { schema, negation };
         self.entries.insert(id, entry);
@@ -397,11 +383,7 @@ impl SchemaSetBuilder {
                     .iter()
                     .filter_map(|l| l.split_once('#'))
                     .filter(|(u, _)| u == url)
-                    .map(|(_, f)| {
-                        percent_encoding::percent_decode_str(f)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
+                    .filter_map(|(_, f)| crate::quick::pointer_of(f).map(|p| p.into_owned()))
                     .collect();
                 (
                     url.clone(),
