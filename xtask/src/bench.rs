@@ -203,6 +203,8 @@ fn run(plan: Plan, only: &[String]) -> Result {
         });
     }
 
+    let envoys_started = Instant::now();
+
     let ticks = procfs::clock_ticks_per_second();
     for round in 0..plan.rounds {
         step(&format!("round {} of {}", round + 1, plan.rounds));
@@ -236,6 +238,21 @@ fn run(plan: Plan, only: &[String]) -> Result {
         return Ok(());
     }
 
+    // An Envoy returning free memory has settled a minute after its start (`RELEASE_SETTLED`).
+    if running
+        .iter()
+        .any(|r| r.variant.release_memory && r.variant.kind != Kind::Floor)
+    {
+        let settled = envoys_started + variants::RELEASE_SETTLED;
+        let wait = settled.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            step(&format!(
+                "wait {}s for the releasing Envoys' memory to settle",
+                wait.as_secs()
+            ));
+            std::thread::sleep(wait);
+        }
+    }
     let rows: Vec<Row> = running
         .iter()
         .map(|r| {
@@ -399,6 +416,7 @@ fn module_rows(
                 wasm_bytes: size,
                 load: *load,
                 rss_kib: row.rss_kib,
+                released: r.variant.release_memory,
             })
         })
         .collect()

@@ -134,6 +134,7 @@ impl Baseline {
             own_start: v.own_start,
             clusters: v.clusters.clone(),
             ready_on_first_answer: v.ready_on_first_answer,
+            release_memory: v.release_memory,
         })
     }
 }
@@ -178,6 +179,7 @@ mod tests {
             own_start: false,
             clusters: Vec::new(),
             ready_on_first_answer: false,
+            release_memory: false,
         }
     }
 

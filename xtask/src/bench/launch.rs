@@ -36,6 +36,14 @@ fn start_wrapped(
     for (name, port) in &variant.clusters {
         builder = builder.cluster(name, *port);
     }
+    if variant.release_memory {
+        let release = variants::memory_release()?;
+        builder = builder.patch(move |bootstrap| {
+            if let Some(b) = bootstrap.as_object_mut() {
+                b.insert("memory_allocator_manager".into(), release);
+            }
+        });
+    }
     let route_config = variants::route_config(&variant.route);
     builder = builder.patch(move |bootstrap| {
         if let Some(slot) = bootstrap.pointer_mut(

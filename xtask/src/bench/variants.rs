@@ -77,13 +77,35 @@ pub struct Variant {
     pub clusters: Vec<(String, u16)>,
     /// Ready means its first probe answered (a filter that loads its config on the first request).
     pub ready_on_first_answer: bool,
+    /// Envoy returns the allocator's free memory to the system ([`MEMORY_RELEASE`]).
+    pub release_memory: bool,
 }
+
+/// Envoy's `memory_allocator_manager` as `envoy/gateway.yaml` sets it (there: tcmalloc gives
+/// back up to 8 MiB of free pages a second). Envoy's default (none) keeps what V8 freed after
+/// compiling a module for the life of the process.
+pub fn memory_release() -> std::result::Result<Value, String> {
+    let path = crate::util::root().join("envoy/gateway.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bootstrap: Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    bootstrap
+        .get("memory_allocator_manager")
+        .cloned()
+        .ok_or_else(|| format!("{}: no `memory_allocator_manager`", path.display()))
+}
+
+/// How long after its start a releasing Envoy's RSS has settled: tcmalloc keeps pages freed in
+/// the last minute from release (measured: the bundle's settles 56–68 s after start).
+pub const RELEASE_SETTLED: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// The bundle's name among the built modules (`palisade.wasm`).
 pub const BUNDLE: &str = "palisade";
 
 /// The id of the floor variant.
 pub const FLOOR: &str = "floor";
+/// The floor's memory with Envoy returning free memory ([`memory_release`]).
+pub const FLOOR_RELEASED: &str = "floor-released";
 /// The floor for requests with a 1 KiB body.
 pub const FLOOR_1K: &str = "floor-body-1k";
 /// The floor for requests with a 64 KiB body.
@@ -185,7 +207,14 @@ impl Variant {
             own_start: false,
             clusters: Vec::new(),
             ready_on_first_answer: false,
+            release_memory: false,
         }
+    }
+
+    /// Envoy runs with [`memory_release`] (its RSS is read once that has settled).
+    fn release_memory(mut self) -> Self {
+        self.release_memory = true;
+        self
     }
 
     /// Calls cluster `name`, served on 127.0.0.1:`port`.
@@ -279,6 +308,23 @@ pub fn catalogue(
             Expect::Admitted,
         )
         .probe(get(), 200),
+    );
+    // Memory with Envoy returning the allocator's free pages: the floor for the rows below that
+    // do the same (`release_memory`).
+    all.push(
+        Variant::new(
+            FLOOR_RELEASED,
+            "no filter, memory released",
+            Kind::Floor,
+            FLOOR,
+            None,
+            vec![],
+            get(),
+            Expect::Admitted,
+        )
+        .probe(get(), 200)
+        .own_start(1)
+        .release_memory(),
     );
     match empty_module {
         Some(path) => all.push(
@@ -578,10 +624,10 @@ fn bundle_variants(
     let post = |body: &[u8]| Load::post_json("/api/orders", body.to_vec());
     let chain_request =
         || post(body_1k).header("authorization", &format!("Bearer {}", tokens.es256));
-    all.push(
+    let all_four = |id: &str, name: &str| {
         Variant::new(
-            "bundle",
-            "bundle: all four stages in palisade.wasm",
+            id,
+            name,
             Kind::Wasm,
             FLOOR_1K,
             Some("native-chain"),
@@ -604,7 +650,20 @@ fn bundle_variants(
                 .header("authorization", &format!("Bearer {}", tokens.es256)),
             400,
         )
-        .modules(module()),
+        .modules(module())
+    };
+    all.push(all_four(
+        "bundle",
+        "bundle: all four stages in palisade.wasm",
+    ));
+    // The same with Envoy returning the allocator's free memory: its RSS beside the floor's.
+    all.push(
+        all_four(
+            "bundle-released",
+            "bundle: all four stages, memory released (memory_allocator_manager)",
+        )
+        .own_start(1)
+        .release_memory(),
     );
     all.push(
         Variant::new(
@@ -798,12 +857,13 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
         "max_wait": "300s",
         "max_bytes": 64 << 20
     }});
-    for (id, name, workers, floor, fetched) in [
+    for (id, name, workers, floor, fetched, release) in [
         (
             "schema-large-get",
             "schema, large description: GET",
             1,
             FLOOR,
+            false,
             false,
         ),
         (
@@ -812,6 +872,7 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
             2,
             FLOOR_2W,
             false,
+            false,
         ),
         (
             "schema-remote-large-get",
@@ -819,12 +880,22 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
             1,
             FLOOR,
             true,
+            false,
         ),
         (
             "schema-remote-large-2w",
             "schema, large description fetched (openapi_remote): GET, 2 workers",
             2,
             FLOOR_2W,
+            true,
+            false,
+        ),
+        (
+            "schema-remote-large-released",
+            "schema, large description fetched (openapi_remote): GET, memory released",
+            1,
+            FLOOR,
+            true,
             true,
         ),
     ] {
@@ -851,6 +922,9 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
         if fetched {
             variant = variant.cluster("docs", docs.port()).ready_on_first_answer();
         }
+        if release {
+            variant = variant.release_memory();
+        }
         all.push(variant);
     }
     all.push(
@@ -869,4 +943,19 @@ fn large_description(all: &mut Vec<Variant>, modules: &Modules, empty_module: Op
         .modules(vec![modules.path("schema")])
         .own_start(1),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_release_comes_from_the_gateway_example() {
+        let release = memory_release().unwrap();
+        assert!(
+            release["bytes_to_release"].as_u64().unwrap() > 0,
+            "{release}"
+        );
+        assert!(release["memory_release_interval"].is_string(), "{release}");
+    }
 }
