@@ -1,13 +1,14 @@
 //! Issue 11: what one request costs inside the module, apart from Envoy: the bench's GET through
 //! the bundle's driver over the mock host, for instruction counts under callgrind
 //! (`valgrind --tool=callgrind target/release/examples/request_cost STAGES N`, run with N and 0
-//! and subtract). STAGES is a comma list of `headers`, `ratelimit` (one `client_ip` rule).
+//! and subtract). STAGES is a comma list of `headers`, `ratelimit` (one `client_ip` rule),
+//! `schema` (the bench's order schema; the request then carries the bench's 1 KiB order body).
 // A measuring tool: a broken fixture should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use palisade_benches::{api_request_headers, origin_response_headers};
 use palisade_core::driver::{Flow, Pipeline};
-use palisade_core::host::HeaderMap;
+use palisade_core::host::{Body, HeaderMap};
 use palisade_core::testing::MockHost;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -21,6 +22,10 @@ fn stage(name: &str) -> Value {
         }),
         "ratelimit" => json!({"rules": [{"name": "bench", "key": ["client_ip"],
                               "limits": [{"requests": 1_000_000_000u32, "per": "1s"}]}]}),
+        "schema" => json!({"routes": [{
+            "match": {"prefix": "/api/orders", "methods": ["POST"]},
+            "body": {"schema": palisade_benches::order_schema(), "required": true}
+        }]}),
         other => panic!("no stage {other}"),
     }
 }
@@ -48,11 +53,25 @@ fn main() {
     let module = Rc::new(palisade::module::module(&host, config.to_string().as_bytes()).unwrap());
     let request = api_request_headers(None);
     let response = origin_response_headers();
+    let body = names
+        .contains(&"schema")
+        .then(|| palisade_benches::order_body(1024));
     for context_id in 0..n {
         host.set_headers(HeaderMap::Request, &pairs(&request));
         host.set_headers(HeaderMap::Response, &pairs(&response));
         let mut pipeline = Pipeline::new(Rc::clone(&module), context_id + 2);
-        assert_eq!(pipeline.on_request_headers(&host, true), Flow::Continue);
+        match &body {
+            Some(body) => {
+                // Headers go on (Envoy buffers the body for the body callback).
+                pipeline.on_request_headers(&host, false);
+                host.set_body(Body::Request, body);
+                assert_eq!(
+                    pipeline.on_request_body(&host, body.len(), true),
+                    Flow::Continue
+                );
+            }
+            None => assert_eq!(pipeline.on_request_headers(&host, true), Flow::Continue),
+        }
         assert_eq!(pipeline.on_response_headers(&host), Flow::Continue);
         pipeline.on_log(&host);
     }
