@@ -309,12 +309,17 @@ impl schemars::JsonSchema for HeaderSetting {
     }
 }
 
+// Issue 13 (module size): the functions only configuring runs are `#[inline]`, so that they are
+// compiled where they are called: in the module, by `configure/` (opt-level "z", see there).
+
 /// Parses and compiles the plugin configuration.
+#[inline]
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     compile_config(&parse::<FilterConfig>(bytes)?)
 }
 
 /// Compiles a parsed configuration.
+#[inline]
 pub fn compile_config(config: &FilterConfig) -> Result<Compiled, ConfigError> {
     let top = Layer {
         preset: config.preset,
@@ -358,6 +363,7 @@ struct Layer<'a> {
 
 impl Layer<'_> {
     /// The full path of one of this layer's fields.
+    #[inline]
     fn field(&self, rest: &str) -> String {
         if self.path.is_empty() {
             rest.to_string()
@@ -378,6 +384,7 @@ fn resolve<'l, 'a, T: ?Sized>(
         .find_map(|layer| get(layer).map(|v| (v, layer)))
 }
 
+#[inline]
 fn compile_policy(layers: &[Layer<'_>]) -> Result<Policy, ConfigError> {
     Ok(Policy {
         request: compile_request(layers)?,
@@ -385,6 +392,7 @@ fn compile_policy(layers: &[Layer<'_>]) -> Result<Policy, ConfigError> {
     })
 }
 
+#[inline]
 fn compile_response(layers: &[Layer<'_>]) -> Result<ResponsePolicy, ConfigError> {
     let preset = layers
         .iter()
@@ -452,6 +460,7 @@ fn compile_response(layers: &[Layer<'_>]) -> Result<ResponsePolicy, ConfigError>
 }
 
 /// `response.cookies` over the preset's defaults.
+#[inline]
 fn compile_cookies(
     preset: CookieRule,
     config: &CookieConfig,
@@ -488,6 +497,7 @@ fn compile_cookies(
 
 /// Refuses what browsers would refuse: `SameSite=None` without `Secure`, a prefixed cookie
 /// without `Secure`.
+#[inline]
 fn check_cookie_rule(rule: CookieRule, name: &str, field: &str) -> Result<(), ConfigError> {
     if rule.same_site == SameSite::None && !rule.secure {
         return Err(ConfigError::at(
@@ -505,6 +515,7 @@ fn check_cookie_rule(rule: CookieRule, name: &str, field: &str) -> Result<(), Co
 }
 
 /// A rule with the defaults that follow from its name.
+#[inline]
 fn rule(
     name: &str,
     value: &str,
@@ -522,6 +533,7 @@ fn rule(
 }
 
 /// Applies one layer's `response.headers` to the rules built so far.
+#[inline]
 fn apply_header_settings(
     add: &mut Vec<HeaderRule>,
     settings: &HeaderSettings,
@@ -593,6 +605,7 @@ fn apply_header_settings(
 }
 
 /// `text/html` and the like: lower-cased, no parameters.
+#[inline]
 fn compile_media_types(types: &[String], field: &str) -> Result<Vec<String>, ConfigError> {
     types
         .iter()
@@ -614,6 +627,7 @@ fn compile_media_types(types: &[String], field: &str) -> Result<Vec<String>, Con
         .collect()
 }
 
+#[inline]
 fn compile_request(layers: &[Layer<'_>]) -> Result<RequestPolicy, ConfigError> {
     let mut strip = NamePatterns::compile(DEFAULT_STRIP, "request.strip")?;
     let extra_strip = resolve(layers, |l| l.request.strip.as_deref());
@@ -713,6 +727,7 @@ fn compile_request(layers: &[Layer<'_>]) -> Result<RequestPolicy, ConfigError> {
 }
 
 /// Upper-cased methods, or `None` for `["*"]`.
+#[inline]
 fn compile_methods(methods: &[String], field: &str) -> Result<Option<Vec<String>>, ConfigError> {
     if methods.is_empty() {
         return Err(ConfigError::at(

@@ -25,6 +25,7 @@ impl NamePatterns {
     }
 
     /// Adds one name or pattern.
+    #[inline]
     fn insert(&mut self, entry: &str) -> Result<(), String> {
         let lower = entry.to_ascii_lowercase();
         match lower.strip_suffix('*') {

@@ -23,6 +23,7 @@ pub struct HeadersRoot {
 
 impl HeadersRoot {
     /// Defines the metrics for a compiled configuration.
+    #[inline]
     pub fn new(host: &dyn Host, config: Compiled) -> Self {
         Self {
             config: Rc::new(config),
@@ -58,6 +59,7 @@ impl Stage for HeadersStage {
 }
 
 /// The single-filter module: this stage for every request.
+#[inline]
 pub fn module(host: &dyn Host, json: &[u8]) -> Result<Module, String> {
     let compiled = config::compile(json).map_err(|e| e.to_string())?;
     Ok(Module::single(

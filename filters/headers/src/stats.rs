@@ -35,6 +35,7 @@ pub struct Stats {
 
 impl Stats {
     /// Defines every counter with the host.
+    #[inline]
     pub fn define(host: &dyn Host) -> Self {
         let c = |what: &str| Counter::define(host, &format!("palisade_headers_{what}"));
         Self {

@@ -247,7 +247,11 @@ pub struct Compiled {
     pub paths: PathNormalization,
 }
 
+// Issue 13 (module size): the functions only configuring runs are `#[inline]`, so that they are
+// compiled where they are called: in the module, by `configure/` (opt-level "z", see there).
+
 /// Parses and compiles the plugin configuration.
+#[inline]
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     let config: Config = parse(bytes)?;
     if !SLOTS_RANGE.contains(&config.slots) {
@@ -313,6 +317,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     })
 }
 
+#[inline]
 fn compile_service(service: &ServiceConfig) -> Result<(), ConfigError> {
     if service.cluster.is_empty() {
         return Err(ConfigError::at("cluster", "empty cluster name"));
@@ -326,6 +331,7 @@ fn compile_service(service: &ServiceConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+#[inline]
 fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -333,6 +339,7 @@ fn is_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+#[inline]
 fn compile_rule(rule: &RuleConfig, index: usize, config: &Config) -> Result<Rule, ConfigError> {
     if !is_name(&rule.name) {
         return Err(ConfigError::at(
@@ -378,6 +385,7 @@ fn compile_rule(rule: &RuleConfig, index: usize, config: &Config) -> Result<Rule
     })
 }
 
+#[inline]
 fn compile_limit(limit: &LimitConfig, rule: &str, i: usize) -> Result<Quota, ConfigError> {
     if limit.requests == 0 {
         return Err(ConfigError::at(
@@ -406,6 +414,7 @@ fn compile_limit(limit: &LimitConfig, rule: &str, i: usize) -> Result<Quota, Con
     Ok(Quota::new(name, limit.requests, limit.per.get(), burst))
 }
 
+#[inline]
 fn compile_key_part(part: &KeyPartConfig, rule: &str) -> Result<KeyPart, ConfigError> {
     let (text, descriptor_key) = match part {
         KeyPartConfig::Short(t) => (t.as_str(), None),

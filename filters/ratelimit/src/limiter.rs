@@ -38,6 +38,7 @@ fn random_seed() -> u64 {
 
 impl Limiter {
     /// Prepares the slot table (created once per geometry, shared by every worker) and counters.
+    #[inline]
     pub fn new(host: &dyn Host, config: Compiled) -> Self {
         let width = config
             .rules

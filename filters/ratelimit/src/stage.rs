@@ -23,6 +23,7 @@ pub struct RateLimitRoot {
 impl RateLimitRoot {
     /// The limiter of a compiled configuration; `in_process`: identity from the pipeline's jwt
     /// stage (a bundle), else from filter state (a separate jwt module).
+    #[inline]
     pub fn new(host: &dyn Host, compiled: config::Compiled, in_process: bool) -> Self {
         let rules = compiled.rules.len();
         let limiter = Limiter::new(host, compiled);
@@ -92,6 +93,7 @@ impl Stage for RateLimitStage {
 }
 
 /// The single-filter module: this stage for every request.
+#[inline]
 pub fn module(host: &dyn Host, json: &[u8]) -> Result<Module, String> {
     let compiled = config::compile(json).map_err(|e| e.to_string())?;
     Ok(Module::single(

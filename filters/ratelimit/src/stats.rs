@@ -41,6 +41,7 @@ pub fn metric_part(rule: &str) -> String {
 
 impl Stats {
     /// Defines every counter.
+    #[inline]
     pub fn define(host: &dyn Host, config: &Compiled) -> Self {
         let counter = |what: &str| Counter::define(host, &format!("palisade_ratelimit_{what}"));
         Self {
