@@ -12,7 +12,7 @@ use crate::forward::ClaimHeader;
 use crate::jwks::{parse_jwks, KeyOrigin, KeySet};
 use crate::remote::{Backoff, RemoteSpec, Target};
 use crate::requirements::Requirement;
-use palisade_core::config::ConfigError;
+use palisade_core::config::{parse, ConfigError};
 use palisade_core::headers::is_valid_name;
 use palisade_core::route::{RouteMatcher, Routed};
 use std::collections::BTreeMap;
@@ -133,7 +133,7 @@ fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
 
 /// Parses and compiles the configuration bytes.
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
-    let config: Config = crate::config::read(bytes)?;
+    let config: Config = parse(bytes)?;
     let fingerprint: String = hmac_sha256::Hash::hash(bytes)
         .iter()
         .take(8)

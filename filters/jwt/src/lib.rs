@@ -15,8 +15,7 @@ pub mod backend;
 pub mod cache;
 pub mod claims;
 pub mod compile;
-/// The configuration as written (a crate of its own: see its `[lib]` note).
-pub use palisade_jwt_config as config;
+pub mod config;
 pub mod error;
 pub mod extractor;
 pub mod fetcher;

@@ -1,19 +1,12 @@
 //! The configuration as written: Envoy jwt_authn's field names where the concept is the same,
-//! so its configs port over. Read by [`read`]; compiled by `palisade_jwt::compile`.
-#![forbid(unsafe_code)]
+//! so its configs port over. Compiled by [`crate::compile`].
 
-use palisade_core::config::{parse, ConfigDuration, ConfigError};
+use palisade_core::config::ConfigDuration;
 use palisade_core::route::RouteMatch;
 use palisade_core::PathNormalization;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// Parses the configuration bytes (errors name the field). Not generic, so serde's code for
-/// these types is compiled here, at this crate's opt-level.
-pub fn read(bytes: &[u8]) -> Result<Config, ConfigError> {
-    parse(bytes)
-}
 
 /// The filter configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
