@@ -196,7 +196,8 @@ pub fn demo(args: &[String]) -> Result {
     let builder = Envoy::builder().filter(Filter::wasm(BUNDLE, bundle));
     let ports = options.ports;
     let transport_socket = tls.transport_socket();
-    let stats_config = examples_stats_config()?;
+    let stats_config = crate::util::gateway_example("stats_config")?;
+    let memory_release = crate::util::gateway_example("memory_allocator_manager")?;
     let builder = builder.patch(move |b| {
         for (pointer, port) in [
             (
@@ -223,9 +224,11 @@ pub fn demo(args: &[String]) -> Result {
             hcm["merge_slashes"] = json!(true);
             hcm["path_with_escaped_slashes_action"] = json!("REJECT_REQUEST");
         }
-        // Prometheus labels, as every example in envoy/ ships them.
+        // Prometheus labels, as every example in envoy/ ships them; the memory V8 freed after
+        // compiling the module given back, as envoy/gateway.yaml does.
         if let Some(bootstrap) = b.as_object_mut() {
             bootstrap.insert("stats_config".to_string(), stats_config);
+            bootstrap.insert("memory_allocator_manager".to_string(), memory_release);
         }
         // The same chain again behind TLS: HSTS is only sent there.
         let https = b.pointer("/static_resources/listeners/0").cloned();
@@ -286,18 +289,6 @@ pub fn demo(args: &[String]) -> Result {
     drop(upstream);
     println!("demo stopped");
     Ok(())
-}
-
-/// The `stats_config` of `envoy/gateway.yaml` (tag extraction for the filters' counters).
-fn examples_stats_config() -> Result<Value> {
-    let path = root().join("envoy/gateway.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bootstrap: Value =
-        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    bootstrap
-        .get("stats_config")
-        .cloned()
-        .ok_or_else(|| format!("{} has no stats_config", path.display()))
 }
 
 /// A path relative to the repository root, for printed commands run from there.

@@ -62,3 +62,16 @@ pub fn fnv64(parts: &[&[u8]]) -> u64 {
     }
     h
 }
+
+/// A top-level field of `envoy/gateway.yaml`, the example other tools follow (the demo's stats
+/// tags, the bench's memory release).
+pub fn gateway_example(field: &str) -> Result<serde_json::Value> {
+    let path = root().join("envoy/gateway.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bootstrap: serde_json::Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    bootstrap
+        .get(field)
+        .cloned()
+        .ok_or_else(|| format!("{} has no `{field}`", path.display()))
+}

@@ -85,14 +85,7 @@ pub struct Variant {
 /// back up to 8 MiB of free pages a second). Envoy's default (none) keeps what V8 freed after
 /// compiling a module for the life of the process.
 pub fn memory_release() -> std::result::Result<Value, String> {
-    let path = crate::util::root().join("envoy/gateway.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bootstrap: Value =
-        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    bootstrap
-        .get("memory_allocator_manager")
-        .cloned()
-        .ok_or_else(|| format!("{}: no `memory_allocator_manager`", path.display()))
+    crate::util::gateway_example("memory_allocator_manager")
 }
 
 /// How long after its start a releasing Envoy's RSS has settled: tcmalloc keeps pages freed in
@@ -296,25 +289,10 @@ pub fn catalogue(
     let with_token = |token: &str| get().header("authorization", &format!("Bearer {token}"));
     let post = |body: &[u8]| Load::post_json("/api/orders", body.to_vec());
 
-    all.push(
+    let no_filter = |id: &str, name: &str| {
         Variant::new(
-            FLOOR,
-            "no filter",
-            Kind::Floor,
-            FLOOR,
-            None,
-            vec![],
-            get(),
-            Expect::Admitted,
-        )
-        .probe(get(), 200),
-    );
-    // Memory with Envoy returning the allocator's free pages: the floor for the rows below that
-    // do the same (`release_memory`).
-    all.push(
-        Variant::new(
-            FLOOR_RELEASED,
-            "no filter, memory released",
+            id,
+            name,
             Kind::Floor,
             FLOOR,
             None,
@@ -323,8 +301,14 @@ pub fn catalogue(
             Expect::Admitted,
         )
         .probe(get(), 200)
-        .own_start(1)
-        .release_memory(),
+    };
+    all.push(no_filter(FLOOR, "no filter"));
+    // Memory with Envoy returning the allocator's free pages: the floor for the rows below that
+    // do the same (`release_memory`).
+    all.push(
+        no_filter(FLOOR_RELEASED, "no filter, memory released")
+            .own_start(1)
+            .release_memory(),
     );
     match empty_module {
         Some(path) => all.push(
