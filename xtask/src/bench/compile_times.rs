@@ -12,11 +12,10 @@
 //! callgrind, 10.81 → 10.93 G.)
 
 use super::step;
-use crate::build::wasm_dir;
 use crate::util::{on_path, root, Result};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Functions listed per module.
@@ -37,18 +36,26 @@ pub fn run(only: &[String]) -> Result {
     if !on_path("node") {
         return Err("Node.js is needed for --compile-times (install `nodejs`)".into());
     }
-    super::build_modules()?;
-    let mut files: Vec<String> = std::fs::read_dir(wasm_dir())
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("palisade") && n.ends_with(".wasm") && !n.contains(".opt"))
-        .filter(|n| !n.contains("probe") && !n.contains("wasm-opt"))
-        .filter(|n| only.is_empty() || only.iter().any(|o| n.contains(o.as_str())))
+    // The modules the bench loads: every filter built, the bundle, and the empty floor.
+    let (modules, empty) = super::build_modules()?;
+    let mut paths: Vec<PathBuf> = modules
+        .built
+        .iter()
+        .map(|name| match *name {
+            super::variants::BUNDLE => modules.bundle_path(),
+            filter => modules.path(filter),
+        })
+        .chain(empty)
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let name = name.unwrap_or_default();
+            only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+        })
         .collect();
-    files.sort();
+    paths.sort();
     step(&format!(
         "compile {} modules with TurboFan under Node, one thread",
-        files.len()
+        paths.len()
     ));
     let mut md = String::from(
         "# TurboFan compile time per module (`cargo xtask bench --compile-times`)\n\n\
@@ -56,11 +63,14 @@ pub fn run(only: &[String]) -> Result {
          function's own compile time. Envoy's V8 compiles the same way at start (Liftoff off), \
          on more than one thread.\n",
     );
-    for file in &files {
-        let path = wasm_dir().join(file);
-        let compiled = compile(&path)?;
-        let names = symbols(&path.with_file_name(format!("{file}.symbols")));
-        let section = render(file, &compiled, &names);
+    for path in &paths {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let compiled = compile(path)?;
+        let names = symbols(&crate::wasm_opt::symbol_map(path));
+        let section = render(&file, &compiled, &names);
         println!("{section}");
         md.push_str(&section);
     }
