@@ -117,10 +117,12 @@ impl Compiled {
     }
 }
 
+#[inline]
 fn secs(d: Option<palisade_core::config::ConfigDuration>, default: Duration) -> Duration {
     d.map_or(default, |d| d.get())
 }
 
+#[inline]
 fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
     if !is_valid_name(name) || name.starts_with(':') {
         return Err(ConfigError::at(
@@ -132,6 +134,7 @@ fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
 }
 
 /// Parses and compiles the configuration bytes.
+#[inline]
 pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
     let config: Config = parse(bytes)?;
     let fingerprint: String = hmac_sha256::Hash::hash(bytes)
@@ -143,6 +146,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, ConfigError> {
 }
 
 /// Compiles a parsed configuration.
+#[inline]
 pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, ConfigError> {
     if config.providers.is_empty() {
         return Err(ConfigError::at(
@@ -241,6 +245,7 @@ pub fn compile_config(config: &Config, fingerprint: String) -> Result<Compiled, 
     })
 }
 
+#[inline]
 fn compile_keys_unavailable(config: &Config) -> Result<KeysUnavailable, ConfigError> {
     let k = &config.keys_unavailable;
     match k.action {
@@ -276,6 +281,7 @@ fn compile_keys_unavailable(config: &Config) -> Result<KeysUnavailable, ConfigEr
 }
 
 /// Every header the filter may set; none may be a header a token is read from.
+#[inline]
 fn headers_to_clear(
     providers: &[Provider],
     mode: &KeysUnavailable,
@@ -311,6 +317,7 @@ fn headers_to_clear(
     Ok(out)
 }
 
+#[inline]
 fn compile_provider(name: &str, p: &ProviderConfig) -> Result<Provider, ConfigError> {
     let mut locations = Vec::new();
     for (i, h) in p.from_headers.iter().enumerate() {
@@ -415,6 +422,7 @@ fn compile_provider(name: &str, p: &ProviderConfig) -> Result<Provider, ConfigEr
 }
 
 /// `allowed_types`, each a JWT media type (`JWT` or `...+jwt`), normalized for comparison.
+#[inline]
 fn compile_types(types: &[String]) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::with_capacity(types.len());
     for (i, t) in types.iter().enumerate() {
@@ -440,6 +448,7 @@ pub fn normalize_typ(typ: &str) -> String {
 }
 
 /// Reads and parses a local JWKS; it must hold at least one usable key.
+#[inline]
 fn load_local(source: &DataSourceConfig) -> Result<KeySet, ConfigError> {
     let (field, text) = match (
         &source.inline_string,
@@ -474,6 +483,7 @@ fn load_local(source: &DataSourceConfig) -> Result<KeySet, ConfigError> {
     parse_jwks(&text, KeyOrigin::Local).map_err(|e| ConfigError::at(field, e))
 }
 
+#[inline]
 fn compile_remote(r: &RemoteJwksConfig, issuer: Option<&str>) -> Result<RemoteSpec, ConfigError> {
     if r.http_uri.cluster.is_empty() {
         return Err(ConfigError::at("http_uri.cluster", "empty cluster name"));
@@ -534,6 +544,7 @@ fn compile_remote(r: &RemoteJwksConfig, issuer: Option<&str>) -> Result<RemoteSp
     })
 }
 
+#[inline]
 fn compile_requirement(r: &RequirementConfig, names: &[&str]) -> Result<Requirement, ConfigError> {
     let provider = |field: &str, name: &str| {
         names
@@ -575,6 +586,7 @@ fn compile_requirement(r: &RequirementConfig, names: &[&str]) -> Result<Requirem
     })
 }
 
+#[inline]
 fn compile_authorization(a: &AuthorizationConfig) -> Result<Authorization, ConfigError> {
     let mut claims = Vec::new();
     for (i, c) in a.claims.iter().enumerate() {

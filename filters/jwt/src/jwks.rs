@@ -124,7 +124,8 @@ fn check_key_ops(jwk: &Map<String, Value>, symmetric: bool) -> Result<(), String
             Some("sign") if symmetric => {}
             _ => {
                 return Err(format!(
-                    "`key_ops` has {op}, not for signature verification"
+                    "`key_ops` has {}, not for signature verification",
+                    serde_json::to_string(op).unwrap_or_default()
                 ))
             }
         }

@@ -44,6 +44,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Defines every counter.
+    #[inline]
     pub fn define(host: &dyn Host) -> Self {
         let c = |name: &str| Counter::define(host, &format!("palisade_jwt_{name}"));
         Self {

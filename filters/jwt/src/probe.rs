@@ -19,6 +19,7 @@ const ES256_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1B
 const ES256_JWS: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
 /// One probe: the token must verify on the host, and with its last signature byte flipped must not.
+#[inline]
 fn probe_one(host: &dyn Host, jwks: &str, jws: &str) -> Result<(), String> {
     let set = parse_jwks(jwks, KeyOrigin::Remote)?;
     let jws = token::parse(jws, 8192).map_err(|e| e.to_string())?;
@@ -56,6 +57,7 @@ fn probe_one(host: &dyn Host, jwks: &str, jws: &str) -> Result<(), String> {
 }
 
 /// Whether the host's `verify_signature` checks RS256 and ES256 correctly.
+#[inline]
 pub fn probe(host: &dyn Host) -> Result<(), String> {
     probe_one(host, RS256_JWKS, RS256_JWS)?;
     probe_one(host, ES256_JWKS, ES256_JWS)
@@ -63,6 +65,7 @@ pub fn probe(host: &dyn Host) -> Result<(), String> {
 
 /// Applies `signature_backend` with this host: probes it, binds the local key sets, and records
 /// how remote sets will be bound. Returns a one-line summary for the log.
+#[inline]
 pub fn select(host: &dyn Host, compiled: &mut Compiled) -> Result<String, ConfigError> {
     let host_use = match compiled.signature_backend {
         SignatureBackend::Wasm => HostUse::Off,

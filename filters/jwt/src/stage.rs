@@ -40,12 +40,14 @@ pub struct JwtRoot {
 impl JwtRoot {
     /// Compiles and probes a configuration (the host's signature support decides the backend);
     /// `publish`: store the identity in filter state too (a single jwt module).
+    #[inline]
     pub fn configure(host: &dyn Host, json: &[u8], publish: bool) -> Result<Self, String> {
         let compiled = compile(json).map_err(|e| e.to_string())?;
         Self::new(host, compiled, publish)
     }
 
     /// The root of a compiled configuration (probes the host's signature support first).
+    #[inline]
     pub fn new(host: &dyn Host, mut compiled: Compiled, publish: bool) -> Result<Self, String> {
         let summary = select(host, &mut compiled).map_err(|e| e.to_string())?;
         log::info!("{FILTER_NAME}: {summary}");
@@ -224,6 +226,7 @@ impl Stage for JwtStage {
 }
 
 /// The single-filter module: this stage for every request, identity also in filter state.
+#[inline]
 pub fn module(host: &dyn Host, json: &[u8]) -> Result<Module, String> {
     Ok(Module::single(
         FILTER_NAME,

@@ -94,6 +94,7 @@ impl KeyView for View<'_> {
 }
 
 /// A unique id for this worker: a shared counter (CAS) plus the start time.
+#[inline]
 fn worker_id(host: &dyn Host, fingerprint: &str) -> String {
     let key = format!("palisade-jwt/{fingerprint}/workers");
     let now = host.unix_nanos() % 1_000_000_000;
@@ -126,6 +127,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker for `compiled`, reading whatever keys other workers already published.
+    #[inline]
     pub fn new(host: &dyn Host, compiled: Rc<Compiled>) -> Self {
         let mut remotes: Vec<Option<RemoteKeys>> = compiled
             .providers

@@ -6,6 +6,6 @@
 proxy_wasm::main! {{
     palisade_core::adapter::init(filter::stage::FILTER_NAME);
     proxy_wasm::set_root_context(|id| {
-        palisade_core::adapter::root(id, filter::stage::FILTER_NAME, filter::stage::module)
+        palisade_core::adapter::root(id, filter::stage::FILTER_NAME, configure::module)
     });
 }}
