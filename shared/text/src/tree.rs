@@ -69,6 +69,9 @@ impl Track {
 /// named where serde_json's parser under a recording seed named them (the value a bad token
 /// starts, the container a bad separator is in, `?` for a bad key), in serde_json's words;
 /// its parser is not linked for this (issue 13: module size).
+///
+/// Never inlined: one copy, outside the filters' configure functions.
+#[inline(never)]
 pub fn read(bytes: &[u8], track: &Track) -> Result<Node, &'static str> {
     let mut text = Text {
         bytes,
