@@ -9,85 +9,80 @@
 //! deepest value it was raised in, a key error at its key (`?` when the key itself is unreadable),
 //! and syntax errors before type errors.
 
+pub(crate) use palisade_json_text::{Chain, Node, Track};
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
     VariantAccess, Visitor,
 };
-use serde_json::Error;
-use std::cell::RefCell;
 use std::fmt;
 
-/// A JSON value as written: objects keep their keys in order, duplicates included, so a type's
-/// `Deserialize` sees exactly what it would see from the text (`duplicate field` included).
+/// An error of a config document: serde_json's words (its type and value errors name a
+/// `null` and a float as it does), without serde_json's error type, whose float wording
+/// links its float formatting (issue 13: module size; [`palisade_json_text::write_f64`] writes the float).
+///
+/// Boxed, so that it is one pointer as serde_json's is: a `Result<T, Error>` of every config
+/// type stays as small (measured: a `Box<str>`, two words, grew the jwt module by 24 KB).
 #[derive(Debug)]
-pub(crate) enum Node {
-    Null,
-    Bool(bool),
-    /// serde_json's choice for a number: `u64` if it fits, else `i64`, else `f64`.
-    U64(u64),
-    I64(i64),
-    F64(f64),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
+#[allow(clippy::box_collection)]
+pub(crate) struct Error(Box<String>);
 
-/// Where a value sits in the document, innermost last; lives on the stack of the pass.
-enum Chain<'a> {
-    Root,
-    Index(&'a Chain<'a>, usize),
-    Key(&'a Chain<'a>, &'a str),
-    /// A key that could not be read.
-    UnknownKey(&'a Chain<'a>),
-}
-
-impl fmt::Display for Chain<'_> {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parent = match self {
-            Chain::Root => return Ok(()),
-            Chain::Index(parent, i) => return write!(f, "{parent}[{i}]"),
-            Chain::Key(parent, _) | Chain::UnknownKey(parent) => parent,
-        };
-        if !matches!(parent, Chain::Root) {
-            write!(f, "{parent}.")?;
-        }
-        match self {
-            Chain::Key(_, key) => f.write_str(key),
-            _ => f.write_str("?"),
-        }
+        f.write_str(&self.0)
     }
 }
 
-/// The path of the first (that is, innermost) failing value.
-#[derive(Default)]
-pub(crate) struct Track(RefCell<Option<String>>);
+impl std::error::Error for Error {}
 
-impl Track {
-    /// Records `chain` unless a deeper value already failed; passes `err` through.
-    fn trigger<E>(&self, chain: &Chain, err: E) -> E {
-        let mut path = self.0.borrow_mut();
-        if path.is_none() {
-            *path = Some(chain.to_string());
-        }
-        err
+impl de::Error for Error {
+    #[cold]
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string().into())
     }
 
-    /// The recorded path; empty for the whole document.
-    pub(crate) fn path(self) -> String {
-        self.0.into_inner().unwrap_or_default()
+    #[cold]
+    fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        Error(format!("invalid type: {}, expected {exp}", Unexpected(unexp)).into())
+    }
+
+    #[cold]
+    fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        Error(format!("invalid value: {}, expected {exp}", Unexpected(unexp)).into())
     }
 }
 
-/// Reads `bytes` (one JSON document, nothing after it) into a [`Node`].
-pub(crate) fn read(bytes: &[u8], track: &Track) -> Result<Node, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let node = NodeSeed {
-        chain: &Chain::Root,
-        track,
+/// serde's words for an unexpected value, as serde_json says them (`null`, a float written
+/// as serde_json writes it).
+struct Unexpected<'a>(de::Unexpected<'a>);
+
+impl fmt::Display for Unexpected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use de::Unexpected as U;
+        match self.0 {
+            U::Bool(b) => write!(f, "boolean `{b}`"),
+            U::Unsigned(i) => write!(f, "integer `{i}`"),
+            U::Signed(i) => write!(f, "integer `{i}`"),
+            U::Float(v) => {
+                let mut text = String::new();
+                palisade_json_text::write_f64(&mut text, v);
+                write!(f, "floating point `{text}`")
+            }
+            U::Char(c) => write!(f, "character `{c}`"),
+            U::Str(s) => write!(f, "string {s:?}"),
+            U::Bytes(_) => f.write_str("byte array"),
+            U::Unit => f.write_str("null"),
+            U::Option => f.write_str("Option value"),
+            U::NewtypeStruct => f.write_str("newtype struct"),
+            U::Seq => f.write_str("sequence"),
+            U::Map => f.write_str("map"),
+            U::Enum => f.write_str("enum"),
+            U::UnitVariant => f.write_str("unit variant"),
+            U::NewtypeVariant => f.write_str("newtype variant"),
+            U::TupleVariant => f.write_str("tuple variant"),
+            U::StructVariant => f.write_str("struct variant"),
+            U::Other(other) => f.write_str(other),
+        }
     }
-    .deserialize(&mut de)?;
-    de.end().map_err(|e| track.trigger(&Chain::Root, e))?;
-    Ok(node)
 }
 
 /// Deserializes a `T` from `node`, recording the failing path in `track`.
@@ -99,87 +94,10 @@ pub(crate) fn walk<T: de::DeserializeOwned>(node: &Node, track: &Track) -> Resul
     })
 }
 
-/// Builds a [`Node`] from the text parser, tracking the path for syntax errors.
-#[derive(Clone, Copy)]
-struct NodeSeed<'a> {
-    chain: &'a Chain<'a>,
-    track: &'a Track,
-}
-
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
-    type Value = Node;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        d.deserialize_any(self)
-            .map_err(|e| self.track.trigger(self.chain, e))
-    }
-}
-
-impl<'de> Visitor<'de> for NodeSeed<'_> {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::U64(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::I64(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::F64(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Node, E> {
-        Ok(Node::String(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        loop {
-            let chain = Chain::Index(self.chain, items.len());
-            let seed = NodeSeed {
-                chain: &chain,
-                track: self.track,
-            };
-            match seq.next_element_seed(seed)? {
-                Some(item) => items.push(item),
-                None => return Ok(Node::Array(items)),
-            }
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map
-            .next_key::<String>()
-            .map_err(|e| self.track.trigger(&Chain::UnknownKey(self.chain), e))?
-        {
-            let chain = Chain::Key(self.chain, &key);
-            let value = map.next_value_seed(NodeSeed {
-                chain: &chain,
-                track: self.track,
-            })?;
-            entries.push((key, value));
-        }
-        Ok(Node::Object(entries))
-    }
+/// Reads `bytes` (one JSON document, nothing after it) into a [`Node`] (see
+/// [`palisade_json_text::read`]).
+pub(crate) fn read(bytes: &[u8], track: &Track) -> Result<Node, Error> {
+    palisade_json_text::read(bytes, track).map_err(|e| Error(Box::new(e.to_string())))
 }
 
 /// serde's view of a [`Node`] at `chain`: what serde_json's text parser shows a type there.

@@ -238,3 +238,81 @@ fn a_struct_is_never_read_from_an_array() {
     assert_eq!(err.path, "rules[0]");
     assert_eq!(err.reason, "invalid type: sequence, expected an object");
 }
+
+/// The text parser reads what serde_json reads, as the same numbers and strings.
+#[test]
+#[wasm_bindgen_test]
+fn the_text_parser_reads_what_serde_json_reads() {
+    use super::{read, Node, Track};
+    use serde_json::Value;
+    fn value(node: Node) -> Value {
+        match node {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::U64(v) => Value::from(v),
+            Node::I64(v) => Value::from(v),
+            Node::F64(v) => Value::from(v),
+            Node::String(s) => Value::String(s),
+            Node::Array(items) => Value::Array(items.into_iter().map(value).collect()),
+            Node::Object(entries) => {
+                Value::Object(entries.into_iter().map(|(k, v)| (k, value(v))).collect())
+            }
+        }
+    }
+    for doc in [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "0.1",
+        "-0.25",
+        "1.5e3",
+        "1E-7",
+        "2e+2",
+        "123.456e-2",
+        "0e999999",
+        "1e-400",
+        "100000000000000000000000000000",
+        " \t\r\n[ 1 , {\"a\" : [ ] } , \"\" ] ",
+        r#""\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00 é 😀""#,
+        r#"{"k":{"n":[true,false,null,{"x":"y"}]},"e":{}}"#,
+    ] {
+        let ours = read(doc.as_bytes(), &Track::default())
+            .map(value)
+            .unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let theirs: Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(ours, theirs, "{doc}");
+        if let (Some(a), Some(b)) = (ours.as_f64(), theirs.as_f64()) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{doc}");
+        }
+    }
+    let deep = "[".repeat(200) + &"]".repeat(200);
+    for doc in [
+        &b"01"[..],
+        b"-",
+        b"1.",
+        b"1e",
+        b".5",
+        b"+1",
+        b"1e999",
+        b"\"\\x\"",
+        b"\"\\u12\"",
+        b"\"\\uD800\"",
+        b"\"\\uD800\\u0041\"",
+        b"\"\x01\"",
+        b"\"\xff\"",
+        b"\"abc",
+        b"nul",
+        b"[1 2]",
+        b"{\"a\" 1}",
+        deep.as_bytes(),
+    ] {
+        let text = String::from_utf8_lossy(doc);
+        assert!(read(doc, &Track::default()).is_err(), "{text}");
+        assert!(serde_json::from_slice::<Value>(doc).is_err(), "{text}");
+    }
+}

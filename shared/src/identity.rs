@@ -18,14 +18,31 @@ pub struct VerifiedIdentity {
 }
 
 impl VerifiedIdentity {
-    /// The property value.
+    /// The property value: what serde_json writes for this type, written by
+    /// [`crate::json_text`] (issue 13).
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        use crate::json_text::{write_object, write_str};
+        let mut out = String::from("{\"provider\":");
+        write_str(&mut out, &self.provider);
+        out.push_str(",\"claims\":");
+        write_object(&mut out, &self.claims);
+        out.push('}');
+        out.into_bytes()
     }
 
-    /// Reads a property value; anything else is no identity.
+    /// Reads a property value; anything else is no identity. Read as a JSON value and taken
+    /// apart here rather than through the derived reader: serde_json words that one's type
+    /// errors, floats included, which linked its float formatting (issue 13: module size).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice(bytes).ok()
+        let Ok(Value::Object(mut object)) = serde_json::from_slice(bytes) else {
+            return None;
+        };
+        let (Some(Value::String(provider)), Some(Value::Object(claims))) =
+            (object.remove("provider"), object.remove("claims"))
+        else {
+            return None;
+        };
+        Some(Self { provider, claims })
     }
 
     /// A claim by name or dotted path (`realm_access.roles`); a whole name is found first.
@@ -46,7 +63,7 @@ impl VerifiedIdentity {
         match self.claim(path)? {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
+            other => Some(crate::json_text::value_to_string(other)),
         }
     }
 }
@@ -68,6 +85,7 @@ mod tests {
                     .cloned()
                     .unwrap(),
         };
+        assert_eq!(id.to_bytes(), serde_json::to_vec(&id).unwrap());
         let back = VerifiedIdentity::from_bytes(&id.to_bytes()).unwrap();
         assert_eq!(back, id);
         assert_eq!(back.claim_text("sub").as_deref(), Some("alice"));
@@ -77,5 +95,26 @@ mod tests {
         assert_eq!(back.claim_text("x"), None);
         assert_eq!(back.claim_text("missing"), None);
         assert!(VerifiedIdentity::from_bytes(b"alice").is_none());
+        for bad in [
+            &br#"{"provider":"idp"}"#[..],
+            br#"{"claims":{}}"#,
+            br#"{"provider":1,"claims":{}}"#,
+            br#"{"provider":"idp","claims":[]}"#,
+            br#"[]"#,
+        ] {
+            assert!(VerifiedIdentity::from_bytes(bad).is_none());
+        }
+        // Not strings: as serde_json writes them (the key text of a claim).
+        let id = VerifiedIdentity {
+            provider: "idp".into(),
+            claims: json!({"f": 0.1, "big": 1e300, "o": {"b": [1.5, "\"x\n"], "a": true}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        };
+        for name in ["f", "big", "o", "o.b"] {
+            let theirs = id.claim(name).unwrap().to_string();
+            assert_eq!(id.claim_text(name).unwrap(), theirs, "{name}");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod edits;
 pub mod headers;
 pub mod host;
 pub mod identity;
+pub mod json_text;
 pub mod metrics;
 pub mod path;
 pub mod path_policy;

@@ -65,12 +65,33 @@ impl Problem {
         self
     }
 
-    /// The JSON body.
+    /// The JSON body: what serde would write for this type (members, then the extensions in
+    /// the map's order), written by [`crate::json_text`] (no float formatting code of
+    /// serde_json's in a module whose problems hold no floats; issue 13).
     pub fn to_body(&self) -> Vec<u8> {
-        // Serialising plain strings, numbers and JSON values cannot fail; fall back to a fixed body anyway.
-        serde_json::to_vec(self).unwrap_or_else(|_| {
-            format!(r#"{{"title":"error","status":{}}}"#, self.status).into_bytes()
-        })
+        use crate::json_text::{write_str, write_value};
+        let mut out = String::with_capacity(128);
+        out.push_str("{\"type\":");
+        write_str(&mut out, &self.type_uri);
+        out.push_str(",\"title\":");
+        write_str(&mut out, &self.title);
+        out.push_str(",\"status\":");
+        crate::json_text::write_integer(&mut out, false, u64::from(self.status));
+        if let Some(detail) = &self.detail {
+            out.push_str(",\"detail\":");
+            write_str(&mut out, detail);
+        }
+        for (name, value) in &self.extensions {
+            if MEMBERS.contains(&name.as_str()) {
+                continue;
+            }
+            out.push(',');
+            write_str(&mut out, name);
+            out.push(':');
+            write_value(&mut out, value);
+        }
+        out.push('}');
+        out.into_bytes()
     }
 }
 
@@ -112,6 +133,36 @@ mod tests {
         let without_detail = Problem::new(400, "y", "t").with("detail", Value::from("sneaky"));
         let v: Value = serde_json::from_slice(&without_detail.to_body()).unwrap();
         assert!(v.get("detail").is_none());
+    }
+
+    #[test]
+    #[wasm_bindgen_test]
+    fn the_body_is_what_serde_json_writes() {
+        let odd = "q\" b\\ \u{1} \n é 😀 </script>";
+        let problems = [
+            Problem::new(400, "bad", "Bad Request"),
+            Problem::new(401, odd, odd).with_detail(odd),
+            Problem::new(429, "rate-limited", "Too Many Requests")
+                .with("retry_after", Value::from(3))
+                .with("limit", Value::from(u64::MAX))
+                .with("offset", Value::from(-7)),
+            Problem::new(400, "schema", "Invalid")
+                .with(
+                    odd,
+                    serde_json::json!({"instance": [0.1, 1e300, -2.5e-8, 3.0], "n": null}),
+                )
+                .with("status", Value::from(1))
+                .with("a", Value::from(true)),
+        ];
+        for p in problems {
+            let body = p.to_body();
+            assert_eq!(
+                String::from_utf8(body.clone()).unwrap(),
+                serde_json::to_string(&p).unwrap()
+            );
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["status"], p.status);
+        }
     }
 
     #[test]
