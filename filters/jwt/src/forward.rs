@@ -6,6 +6,7 @@ use crate::config::ArrayFormat;
 use crate::extractor::{cookie_without, path_without_params, Extracted, Location};
 use crate::verifier::{Identity, VerifiedToken};
 use palisade_core::headers::is_valid_value;
+use palisade_core::json_text::value_to_string;
 use palisade_core::route::RequestInfo;
 use serde_json::Value;
 use std::rc::Rc;
@@ -38,25 +39,19 @@ pub struct Mutations {
     pub identity: Option<Rc<Identity>>,
 }
 
-/// Compact JSON, as `Value`'s `Display` writes it without `{:#}`; through `serde_json::to_string`
-/// so that `Display`, and the pretty printer it carries, is not linked (issue 13, module size).
-fn compact(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 /// A claim as a header value: strings as they are, arrays joined (string elements bare, others
 /// as JSON) or as a JSON array, objects, numbers and booleans as compact JSON. `None` when the
 /// result is not a valid header value (a control character in a string claim), or when a joined
 /// element contains the separator: an upstream splitting on it would read other elements.
 pub fn header_value(value: &Value, separator: &str, format: ArrayFormat) -> Option<String> {
     let text = match (value, format) {
-        (Value::Array(_), ArrayFormat::Json) => compact(value),
+        (Value::Array(_), ArrayFormat::Json) => value_to_string(value),
         (Value::Array(items), ArrayFormat::Joined) => {
             let elements: Vec<String> = items
                 .iter()
                 .map(|i| match i {
                     Value::String(s) => s.clone(),
-                    other => compact(other),
+                    other => value_to_string(other),
                 })
                 .collect();
             if elements.iter().any(|e| e.contains(separator)) {
@@ -66,7 +61,7 @@ pub fn header_value(value: &Value, separator: &str, format: ArrayFormat) -> Opti
         }
         (Value::String(s), _) => s.clone(),
         (Value::Null, _) => return None,
-        (other, _) => compact(other),
+        (other, _) => value_to_string(other),
     };
     is_valid_value(&text).then_some(text)
 }

@@ -125,7 +125,7 @@ fn check_key_ops(jwk: &Map<String, Value>, symmetric: bool) -> Result<(), String
             _ => {
                 return Err(format!(
                     "`key_ops` has {}, not for signature verification",
-                    serde_json::to_string(op).unwrap_or_default()
+                    palisade_core::json_text::value_to_string(op)
                 ))
             }
         }
